@@ -1,0 +1,130 @@
+"""Build the Bot, Dispatcher, services and scheduler from settings and a database."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.pymongo import PyMongoStorage
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pymongo import AsyncMongoClient
+
+from bot import errors
+from bot.commands import CommandRegistry
+from bot.config import Settings
+from bot.context import AppContext
+from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
+from bot.middlewares.throttle import ThrottleMiddleware
+from bot.routers import FEATURES
+from groups.access import RoleService
+from groups.clock import Clock, SystemClock
+from storage.audit import MongoAuditLog
+from storage.catalog import MongoScopeCatalog
+from storage.client import Database, Document
+from storage.roles import MongoRoleRepository
+from storage.updates import MongoUpdateLedger
+from storage.users import MongoUserRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    ctx: AppContext
+    dp: Dispatcher
+
+    @property
+    def bot(self) -> Bot:
+        return self.ctx.bot
+
+    async def startup(self) -> None:
+        await MongoScopeCatalog(self.ctx.db).seed()
+        for hook in self.ctx.on_startup:
+            await hook()
+        self.ctx.scheduler.start()
+        await self.ctx.commands.publish(self.bot, self.ctx.settings.default_locale)
+
+    async def shutdown(self) -> None:
+        if self.ctx.scheduler.running:
+            self.ctx.scheduler.shutdown(wait=False)
+        for hook in reversed(self.ctx.on_shutdown):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        await self.bot.session.close()
+
+    def allowed_updates(self) -> list[str]:
+        return self.dp.resolve_used_update_types()
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
+    )
+
+
+def build_app(
+    settings: Settings,
+    client: AsyncMongoClient[Document],
+    db: Database,
+    *,
+    clock: Clock | None = None,
+    bot: Bot | None = None,
+) -> App:
+    clock = clock or SystemClock()
+    bot = bot or make_bot(settings)
+    audit = MongoAuditLog(db)
+    users = MongoUserRepository(db)
+    roles = RoleService(
+        MongoRoleRepository(db), MongoScopeCatalog(db), audit, clock, settings.superadmin_ids
+    )
+    ctx = AppContext(
+        settings=settings,
+        bot=bot,
+        client=client,
+        db=db,
+        clock=clock,
+        audit=audit,
+        users=users,
+        roles=roles,
+        commands=CommandRegistry(),
+        scheduler=AsyncIOScheduler(timezone=settings.tz),
+    )
+    ctx.provide(settings=settings, clock=clock, audit=audit, users=users, roles=roles, ctx=ctx)
+
+    storage = PyMongoStorage(client, db_name=db.name, collection_name="fsm_states")
+    dp = Dispatcher(storage=storage)
+    dp.update.outer_middleware(UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock))
+    dp.update.outer_middleware(IdentityMiddleware(users, roles, clock, settings.default_locale))
+    throttle = ThrottleMiddleware(
+        settings.throttle_messages, settings.throttle_window_s, frozenset(settings.superadmin_ids)
+    )
+    access = AccessMiddleware()
+    for observer in (dp.message, dp.callback_query):
+        observer.outer_middleware(throttle)
+    for observer in (
+        dp.message,
+        dp.edited_message,
+        dp.callback_query,
+        dp.chat_join_request,
+        dp.chat_member,
+        dp.my_chat_member,
+    ):
+        observer.middleware(access)
+
+    dp.include_router(errors.setup())
+    for name in FEATURES:
+        module = importlib.import_module(name)
+        dp.include_router(module.setup(ctx))
+    dp.workflow_data.update(ctx.services)
+    return App(ctx=ctx, dp=dp)

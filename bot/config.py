@@ -1,0 +1,125 @@
+"""Configuration from the environment and ``.env`` (pydantic-settings)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+LOCALES = ("zh-CN", "en")
+
+TOKEN_HELP = (
+    "BOT_TOKEN is missing or malformed: create a bot with @BotFather in Telegram "  # noqa: S105
+    "(https://t.me/BotFather, /newbot), then set BOT_TOKEN=<id>:<secret> in the environment "
+    "or in .env"
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr
+    mongodb_uri: SecretStr | None = None
+    mongodb_db: str = "six_circles"
+    telegram_api_url: str = "https://api.telegram.org"
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(8080, ge=1, le=65535)
+    webhook_path: str = "/telegram/webhook"
+    superadmin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    polling_timeout_s: int = Field(30, ge=1, le=60)
+    # Incoming flood guard per user (messages and button presses per window).
+    throttle_messages: int = Field(30, ge=0)
+    throttle_window_s: float = Field(10.0, gt=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, v: SecretStr) -> SecretStr:
+        if not TOKEN_RE.match(v.get_secret_value().strip()):
+            raise ValueError("malformed")
+        return SecretStr(v.get_secret_value().strip())
+
+    @field_validator("superadmin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, v: object) -> object:
+        if isinstance(v, str):
+            parts = [p.strip() for p in v.replace(";", ",").split(",")]
+            return [int(p) for p in parts if p]
+        if isinstance(v, int):
+            return [v]
+        return v
+
+    @field_validator("default_locale", mode="before")
+    @classmethod
+    def _locale_alias(cls, v: object) -> object:
+        if isinstance(v, str) and v.lower().replace("_", "-") in ("zh", "zh-cn", "zh-hans"):
+            return "zh-CN"
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz_exists(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> Settings:
+        if self.bot_mode == "webhook":
+            if not self.webhook_url:
+                raise ValueError("BOT_MODE=webhook needs WEBHOOK_URL (the public HTTPS URL)")
+            if self.webhook_secret is None or not SECRET_RE.match(
+                self.webhook_secret.get_secret_value()
+            ):
+                raise ValueError(
+                    "BOT_MODE=webhook needs WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -"
+                )
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.bot_token.get_secret_value().split(":", 1)[0])
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line a person can act on."""
+    for err in exc.errors():
+        if err["loc"] and err["loc"][0] == "bot_token":
+            return TOKEN_HELP
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]).upper() or "configuration"
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    return (
+        f"invalid configuration: {where}: {msg}"
+        if first["loc"]
+        else f"invalid configuration: {msg}"
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,93 @@
+"""Run the bot until told to stop: database (embedded or external), app, polling/webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.webhook import start_webhook
+from groups.clock import Clock
+from storage.client import connect
+from storage.embedded import EmbeddedMongo
+from storage.schema import ensure_schema
+
+log = logging.getLogger("six_circles")
+
+ReadyCallback = Callable[[App], Awaitable[None] | None]
+
+
+async def run(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    clock: Clock | None = None,
+    on_ready: ReadyCallback | None = None,
+) -> None:
+    embedded: EmbeddedMongo | None = None
+    if settings.mongodb_uri is None:
+        embedded = EmbeddedMongo(settings.data_dir.resolve())
+        uri = await embedded.start()
+    else:
+        uri = settings.mongodb_uri.get_secret_value()
+    try:
+        client, db = await connect(uri, settings.mongodb_db)
+        try:
+            await ensure_schema(db)
+            app = build_app(settings, client, db, clock=clock)
+            await _serve(app, stop, on_ready)
+        finally:
+            await client.close()
+    finally:
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def _serve(app: App, stop: asyncio.Event, on_ready: ReadyCallback | None) -> None:
+    settings = app.ctx.settings
+    await app.startup()
+    polling: asyncio.Task[None] | None = None
+    runner = None
+    try:
+        if settings.bot_mode == "webhook":
+            runner = await start_webhook(app)
+            log.info(
+                "webhook mode: listening on %s:%s", settings.webhook_host, settings.webhook_port
+            )
+        else:
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            polling = asyncio.create_task(
+                app.dp.start_polling(
+                    app.bot,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    allowed_updates=app.allowed_updates(),
+                    polling_timeout=settings.polling_timeout_s,
+                )
+            )
+            log.info("polling mode: started")
+        if on_ready is not None:
+            result = on_ready(app)
+            if result is not None:
+                await result
+        stopper = asyncio.create_task(stop.wait())
+        waiting: set[asyncio.Task[object]] = {stopper}
+        if polling is not None:
+            waiting.add(polling)
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if polling is not None and polling in done:
+            polling.result()  # polling died: surface the error
+    finally:
+        log.info("shutting down")
+        if polling is not None and not polling.done():
+            with contextlib.suppress(RuntimeError):
+                await app.dp.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+        if runner is not None:
+            await runner.cleanup()
+        await app.shutdown()

@@ -1,0 +1,1 @@
+"""Coordinated-investigation notices: composing, audiences, fan-out planning, delivery state."""

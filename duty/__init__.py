@@ -1,0 +1,1 @@
+"""Duty: rotations, shifts, tip routing, acknowledgement and escalation."""

@@ -1,0 +1,1 @@
+"""Rewards: eligibility, two-person approval, payment records and the ledger."""

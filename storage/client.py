@@ -1,0 +1,59 @@
+"""One AsyncMongoClient per process, created here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached (wrong URI, server down, network)."""
+
+
+def redact_uri(uri: str) -> str:
+    """Hide the password of a MongoDB URI for logs and error messages."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest:
+        return uri
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def make_client(uri: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        appname="six-circles",
+    )
+
+
+async def connect(
+    uri: str, db_name: str, *, timeout_ms: int = 5000
+) -> tuple[AsyncMongoClient[Document], Database]:
+    """Connect and ``ping``; raise DatabaseUnavailable with a clear message on failure."""
+    client = make_client(uri, timeout_ms=timeout_ms)
+    try:
+        await client.admin.command("ping")
+    except PyMongoError as exc:
+        await client.close()
+        raise DatabaseUnavailable(
+            f"cannot reach MongoDB at {redact_uri(uri)}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return client, client[db_name]
+
+
+async def ping(db: Database) -> bool:
+    try:
+        await db.command("ping")
+    except PyMongoError:
+        return False
+    return True

@@ -1,0 +1,60 @@
+"""Indexes (created idempotently at start-up) and the schema version.
+
+Every repository module declares ``INDEXES: dict[collection, list[IndexModel]]``; add a
+new module to ``INDEX_MODULES`` and its indexes are created on the next start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime
+
+from pymongo import IndexModel
+
+from storage.client import Database
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+INDEX_MODULES: tuple[str, ...] = (
+    "storage.users",
+    "storage.roles",
+    "storage.audit",
+    "storage.updates",
+    "storage.catalog",
+)
+
+
+def declared_indexes() -> dict[str, list[IndexModel]]:
+    merged: dict[str, list[IndexModel]] = {}
+    for name in INDEX_MODULES:
+        module = importlib.import_module(name)
+        for coll, models in getattr(module, "INDEXES", {}).items():
+            merged.setdefault(coll, []).extend(models)
+    return merged
+
+
+async def ensure_schema(db: Database) -> None:
+    for coll, models in declared_indexes().items():
+        if models:
+            await db[coll].create_indexes(models)
+    meta = await db.meta.find_one({"_id": "schema"})
+    current = meta["version"] if meta else 0
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {current} is newer than this code ({SCHEMA_VERSION})"
+        )
+    if current < SCHEMA_VERSION:
+        await db.meta.update_one(
+            {"_id": "schema"},
+            {"$set": {"version": SCHEMA_VERSION, "updated_at": datetime.now(UTC)}},
+            upsert=True,
+        )
+        log.info("schema version %s -> %s", current, SCHEMA_VERSION)
+
+
+async def schema_version(db: Database) -> int:
+    meta = await db.meta.find_one({"_id": "schema"})
+    return int(meta["version"]) if meta else 0

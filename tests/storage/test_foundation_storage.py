@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from groups.access import RoleService
+from groups.clock import ManualClock
+from groups.errors import InvalidInput, PermissionDenied
+from groups.roles import UNRESTRICTED, Principal, Role, RoleGrant, Scope
+from groups.users import UserProfile
+from storage.audit import MongoAuditLog
+from storage.catalog import MongoScopeCatalog
+from storage.client import Database
+from storage.roles import MongoRoleRepository
+from storage.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from storage.updates import MongoUpdateLedger
+from storage.users import MongoUserRepository
+
+SUPER = 1001
+
+
+async def service(db: Database) -> tuple[RoleService, MongoAuditLog]:
+    catalog = MongoScopeCatalog(db)
+    await catalog.seed()
+    audit = MongoAuditLog(db)
+    return RoleService(MongoRoleRepository(db), catalog, audit, ManualClock(), [SUPER]), audit
+
+
+async def test_schema_is_idempotent_and_versioned(db: Database) -> None:
+    await ensure_schema(db)
+    await ensure_schema(db)
+    assert await schema_version(db) == SCHEMA_VERSION
+    names = {ix["name"] async for ix in await db.roles.list_indexes()}
+    assert "grant_unique" in names
+
+
+async def test_grant_revoke_and_audit(db: Database) -> None:
+    roles, audit = await service(db)
+    boss = await roles.principal(SUPER)
+    assert boss.is_superadmin
+    await roles.grant(boss, 5, Role.MANAGER, Scope("drivers"))
+    p = await roles.principal(5)
+    assert p.grants[0].role is Role.MANAGER and p.grants[0].scope == Scope("drivers")
+    with pytest.raises(InvalidInput):
+        await roles.grant(boss, 5, Role.MANAGER, Scope("drivers"))  # duplicate
+    with pytest.raises(InvalidInput):
+        await roles.grant(boss, 5, Role.MANAGER, Scope("no-such-sector"))
+    # A manager limited to drivers grants inside drivers only, and never managers.
+    await roles.grant(p, 6, Role.INVESTIGATOR, UNRESTRICTED)
+    assert (await roles.principal(6)).grants[0].scope == Scope("drivers")
+    with pytest.raises(PermissionDenied):
+        await roles.grant(p, 6, Role.OPERATOR, Scope("landlords"))
+    with pytest.raises(PermissionDenied):
+        await roles.grant(p, 6, Role.MANAGER, Scope("drivers"))
+    with pytest.raises(PermissionDenied):
+        await roles.grant(Principal(9), 6, Role.MEMBER, UNRESTRICTED)
+    assert await roles.revoke(boss, 5, Role.MANAGER, None) == 1
+    assert not (await roles.principal(5)).grants
+    actions = [e.action for e in await audit.list(object_type="user")]
+    assert actions.count("role.grant") == 2 and actions.count("role.revoke") == 1
+
+
+async def test_role_repo_round_trip_hides_object_ids(db: Database) -> None:
+    repo = MongoRoleRepository(db)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    assert await repo.add(RoleGrant(1, Role.OPERATOR, Scope("drivers", "a1"), 2, when))
+    (g,) = await repo.grants_of(1)
+    assert g == RoleGrant(1, Role.OPERATOR, Scope("drivers", "a1"), 2, when)
+
+
+async def test_users_upsert_username_lookup_and_locale(db: Database) -> None:
+    users = MongoUserRepository(db)
+    stored = await users.seen(UserProfile(11, "Li", username="Li_Wei", language_code="zh-hans"))
+    assert stored.locale is None and not stored.started
+    assert (await users.by_username("@li_wei")) is not None
+    assert (await users.by_username("@bad name")) is None
+    await users.set_locale(11, "en")
+    again = await users.seen(UserProfile(11, "Li", username="Li_Wei", language_code="zh-hans"))
+    assert again.locale == "en"
+
+
+async def test_update_ledger_claims_once_and_recovers_stale(db: Database) -> None:
+    ledger = MongoUpdateLedger(db, stale_s=60)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert await ledger.claim(1, 100, t0)
+    assert not await ledger.claim(1, 100, t0 + timedelta(seconds=5))
+    # A crashed handler's claim can be taken over once stale, but a finished one never.
+    assert await ledger.claim(1, 100, t0 + timedelta(seconds=61))
+    await ledger.done(1, 100)
+    assert not await ledger.claim(1, 100, t0 + timedelta(hours=1))
+    await ledger.release(1, 100)
+    assert await ledger.claim(1, 100, t0 + timedelta(hours=1))

@@ -1,0 +1,1 @@
+"""Tips: intake, geotags, tip codes, anonymity and follow-up threads."""
