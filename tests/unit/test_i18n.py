@@ -30,7 +30,14 @@ def test_every_key_used_in_code_exists() -> None:
                 if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
                     continue
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                if name in {"t", "tt", "PermissionDenied", "InvalidInput", "NotFound", "DomainError"}:
+                if name in {
+                    "t",
+                    "tt",
+                    "PermissionDenied",
+                    "InvalidInput",
+                    "NotFound",
+                    "DomainError",
+                }:
                     value = first.value
                     if "." in value and " " not in value and value not in keys:
                         missing.append(f"{path.relative_to(ROOT)}: {value}")
