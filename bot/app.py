@@ -18,6 +18,8 @@ from bot import errors
 from bot.commands import CommandRegistry
 from bot.config import Settings
 from bot.context import AppContext
+from bot.events import EventBus
+from bot.jobs import Jobs
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
 from bot.middlewares.throttle import ThrottleMiddleware
@@ -27,6 +29,8 @@ from groups.clock import Clock, SystemClock
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog
 from storage.client import Database, Document
+from storage.groups import MongoAreaRepository, MongoGroupRepository
+from storage.leases import MongoLeases
 from storage.roles import MongoRoleRepository
 from storage.updates import MongoUpdateLedger
 from storage.users import MongoUserRepository
@@ -48,9 +52,11 @@ class App:
         for hook in self.ctx.on_startup:
             await hook()
         self.ctx.scheduler.start()
+        await self.ctx.jobs.start()
         await self.ctx.commands.publish(self.bot, self.ctx.settings.default_locale)
 
     async def shutdown(self) -> None:
+        await self.ctx.jobs.stop()
         if self.ctx.scheduler.running:
             self.ctx.scheduler.shutdown(wait=False)
         for hook in reversed(self.ctx.on_shutdown):
@@ -88,6 +94,7 @@ def build_app(
     roles = RoleService(
         MongoRoleRepository(db), MongoScopeCatalog(db), audit, clock, settings.superadmin_ids
     )
+    scheduler = AsyncIOScheduler(timezone=settings.tz)
     ctx = AppContext(
         settings=settings,
         bot=bot,
@@ -98,9 +105,23 @@ def build_app(
         users=users,
         roles=roles,
         commands=CommandRegistry(),
-        scheduler=AsyncIOScheduler(timezone=settings.tz),
+        scheduler=scheduler,
+        jobs=Jobs(scheduler, MongoLeases(db), clock),
+        events=EventBus(),
+        groups=MongoGroupRepository(db),
+        areas=MongoAreaRepository(db),
     )
-    ctx.provide(settings=settings, clock=clock, audit=audit, users=users, roles=roles, ctx=ctx)
+    ctx.provide(
+        settings=settings,
+        clock=clock,
+        audit=audit,
+        users=users,
+        roles=roles,
+        ctx=ctx,
+        events=ctx.events,
+        groups_repo=ctx.groups,
+        areas_repo=ctx.areas,
+    )
 
     storage = PyMongoStorage(client, db_name=db.name, collection_name="fsm_states")
     dp = Dispatcher(storage=storage)

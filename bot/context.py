@@ -12,10 +12,13 @@ from pymongo import AsyncMongoClient
 
 from bot.commands import CommandRegistry
 from bot.config import Settings
+from bot.events import EventBus
+from bot.jobs import Jobs
 from groups.access import RoleService
 from groups.audit import AuditLog
 from groups.clock import Clock
 from storage.client import Database, Document
+from storage.groups import MongoAreaRepository, MongoGroupRepository
 from storage.users import MongoUserRepository
 
 Hook = Callable[[], Awaitable[None]]
@@ -33,6 +36,10 @@ class AppContext:
     roles: RoleService
     commands: CommandRegistry
     scheduler: AsyncIOScheduler
+    jobs: Jobs
+    events: EventBus
+    groups: MongoGroupRepository
+    areas: MongoAreaRepository
     # Injected into every handler by parameter name (aiogram workflow_data).
     services: dict[str, Any] = field(default_factory=dict)
     on_startup: list[Hook] = field(default_factory=list)

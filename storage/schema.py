@@ -1,7 +1,8 @@
 """Indexes (created idempotently at start-up) and the schema version.
 
 Every repository module declares ``INDEXES: dict[collection, list[IndexModel]]``; add a
-new module to ``INDEX_MODULES`` and its indexes are created on the next start.
+new module to ``INDEX_MODULES`` and its indexes are created on the next start. Indexes
+are matched by name: to change an index's keys or options, give it a new name.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ INDEX_MODULES: tuple[str, ...] = (
     "storage.audit",
     "storage.updates",
     "storage.catalog",
+    "storage.groups",
+    "storage.leases",
 )
 
 
@@ -38,8 +41,10 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
 
 async def ensure_schema(db: Database) -> None:
     for coll, models in declared_indexes().items():
-        if models:
-            await db[coll].create_indexes(models)
+        existing = {ix["name"] async for ix in await db[coll].list_indexes()}
+        missing = [m for m in models if m.document["name"] not in existing]
+        if missing:
+            await db[coll].create_indexes(missing)
     meta = await db.meta.find_one({"_id": "schema"})
     current = meta["version"] if meta else 0
     if current > SCHEMA_VERSION:

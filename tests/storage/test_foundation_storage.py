@@ -91,3 +91,31 @@ async def test_update_ledger_claims_once_and_recovers_stale(db: Database) -> Non
     assert not await ledger.claim(1, 100, t0 + timedelta(hours=1))
     await ledger.release(1, 100)
     assert await ledger.claim(1, 100, t0 + timedelta(hours=1))
+
+
+async def test_group_targets_by_sector_area_and_radius(db: Database) -> None:
+    from groups.model import Area, Audience, GeoPoint, Group, GroupStatus
+    from storage.groups import MongoAreaRepository, MongoGroupRepository
+
+    areas, groups = MongoAreaRepository(db), MongoGroupRepository(db)
+    await areas.save(Area("town-a", "Town A", center=GeoPoint(30.0, 120.0), radius_km=3))
+    await areas.save(Area("town-b", "Town B", center=GeoPoint(30.0, 120.5), radius_km=3))
+    await areas.save(Area("nowhere", "No centre"))
+    await groups.save(Group(-1, "A drivers", "drivers", "town-a"))
+    await groups.save(Group(-2, "B drivers", "drivers", "town-b"))
+    await groups.save(Group(-3, "A landlords", "landlords", "town-a"))
+    await groups.save(Group(-4, "All drivers", "drivers", None))
+    await groups.save(Group(-5, "gone", "drivers", "town-a", status=GroupStatus.ARCHIVED))
+
+    def ids(gs: list[Group]) -> list[int]:
+        return [g.chat_id for g in gs]
+
+    assert ids(await groups.targets(Audience(sectors=("drivers",)))) == [-4, -2, -1]
+    assert ids(await groups.targets(Audience(areas=("town-a",)))) == [-3, -1]
+    near = Audience(center=GeoPoint(30.0, 120.01), radius_km=5)
+    assert ids(await groups.targets(near)) == [-3, -1]
+    assert ids(await groups.targets(Audience(center=GeoPoint(30.0, 120.0), radius_km=0))) == []
+    moved = await groups.migrate(-1, -1001)
+    assert moved is not None and moved.chat_id == -1001 and moved.sector == "drivers"
+    assert (await groups.get(-1)).status is GroupStatus.MIGRATED  # type: ignore[union-attr]
+    assert -1001 in ids(await groups.targets(Audience(sectors=("drivers",))))

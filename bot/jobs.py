@@ -1,0 +1,121 @@
+"""Scheduled work on APScheduler, with MongoDB as the source of truth.
+
+Features register *sweeps*: idempotent coroutines that process whatever is due at
+``clock.now()`` (escalations, shift changes, scheduled notices, reminders), claiming each
+item atomically in MongoDB. APScheduler only decides *when* to sweep: periodically, and
+early via ``wake_at`` for a known due time. So a restart loses nothing (the next sweep
+finds what is due) and nothing fires twice (claims are atomic).
+
+When several bot processes share a database, only the holder of the ``scheduler`` lease
+runs sweeps; the others take over when it stops renewing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from groups.clock import Clock
+from storage.leases import MongoLeases
+
+log = logging.getLogger(__name__)
+
+Sweep = Callable[[], Awaitable[None]]
+LEASE = "scheduler"
+
+
+class Jobs:
+    def __init__(
+        self,
+        scheduler: AsyncIOScheduler,
+        leases: MongoLeases,
+        clock: Clock,
+        *,
+        lease_ttl_s: float = 30.0,
+    ) -> None:
+        self._scheduler = scheduler
+        self._leases = leases
+        self._clock = clock
+        self._ttl = lease_ttl_s
+        self.holder_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._sweeps: dict[str, tuple[float, Sweep]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.is_leader = False
+
+    def every(self, name: str, seconds: float, sweep: Sweep) -> None:
+        """Run ``sweep`` every ``seconds`` on the lease holder."""
+        if name in self._sweeps:
+            raise ValueError(f"sweep {name!r} registered twice")
+        self._sweeps[name] = (seconds, sweep)
+        self._locks[name] = asyncio.Lock()
+
+    def wake_at(self, name: str, when: datetime) -> None:
+        """Run sweep ``name`` at ``when`` as well (a hint; the periodic run is the guarantee)."""
+        if name not in self._sweeps or not self._scheduler.running:
+            return
+        self._scheduler.add_job(
+            self._run,
+            "date",
+            run_date=when,
+            args=[name],
+            id=f"wake:{name}:{when.isoformat()}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def renew(self) -> bool:
+        try:
+            self.is_leader = await self._leases.acquire(
+                LEASE, self.holder_id, self._clock.now(), self._ttl
+            )
+        except Exception:
+            log.exception("lease renewal failed")
+            self.is_leader = False
+        return self.is_leader
+
+    async def _run(self, name: str) -> None:
+        if not self.is_leader:
+            return
+        async with self._locks[name]:  # never overlap a sweep with itself
+            try:
+                await self._sweeps[name][1]()
+            except Exception:
+                log.exception("sweep %s failed", name)
+
+    async def run_now(self, *names: str) -> None:
+        """Run sweeps immediately (all when none named): tests and operators use this."""
+        for name in names or tuple(self._sweeps):
+            async with self._locks[name]:
+                await self._sweeps[name][1]()
+
+    async def start(self) -> None:
+        await self.renew()
+        self._scheduler.add_job(
+            self.renew, "interval", seconds=self._ttl / 3, id="lease", replace_existing=True
+        )
+        for name, (seconds, _) in self._sweeps.items():
+            self._scheduler.add_job(
+                self._run,
+                "interval",
+                seconds=seconds,
+                args=[name],
+                id=f"sweep:{name}",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
+
+    async def stop(self) -> None:
+        if self.is_leader:
+            try:
+                await self._leases.release(LEASE, self.holder_id)
+            except Exception:
+                log.exception("lease release failed")
+        self.is_leader = False

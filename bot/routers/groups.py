@@ -1,0 +1,11 @@
+"""Sectors, areas, group binding, admission and members."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.context import AppContext
+
+
+def setup(ctx: AppContext) -> Router:
+    return Router(name="groups")

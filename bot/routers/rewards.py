@@ -1,0 +1,11 @@
+"""Reward eligibility, approval, payment records and the ledger."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.context import AppContext
+
+
+def setup(ctx: AppContext) -> Router:
+    return Router(name="rewards")
