@@ -27,6 +27,10 @@ INDEX_MODULES: tuple[str, ...] = (
     "storage.catalog",
     "storage.groups",
     "storage.leases",
+    "storage.notices",
+    "storage.tips",
+    "storage.duty",
+    "storage.rewards",
 )
 
 
