@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     throttle_messages: int = Field(30, ge=0)
     throttle_window_s: float = Field(10.0, gt=0)
 
+    # --- groups and admission (issue 3) ---
+    # Join requests nobody decided within this many hours are declined automatically.
+    join_request_timeout_h: float = Field(48.0, gt=0, le=24 * 30)
+    # How often the automatic-decline sweep runs.
+    join_request_sweep_s: float = Field(300.0, ge=10)
+
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, v: SecretStr) -> SecretStr:
