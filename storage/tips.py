@@ -345,6 +345,15 @@ class MongoTipRepository:
         doc = await self._tips.find_one({"_id": tip_id})
         return tip_from(doc) if doc else None
 
+    async def append_parts(self, tip_id: str, parts: tuple[Part, ...], at: datetime) -> None:
+        await self._tips.update_one(
+            {"_id": tip_id},
+            {
+                "$addToSet": {"parts": {"$each": [part_doc(p) for p in parts]}},
+                "$set": {"updated_at": at},
+            },
+        )
+
     async def by_code(self, code: str) -> Tip | None:
         doc = await self._tips.find_one({"code": code})
         return tip_from(doc) if doc else None

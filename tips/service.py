@@ -344,7 +344,9 @@ class TipService:
         locations: tuple[TipLocation, ...],
         sector: str | None,
         area: str | None,
+        album: str | None = None,
     ) -> tuple[Tip, bool]:
+        """A reply to a notice in a group becomes a tip at once (an album: one tip)."""
         if not notice.accepts_tips:
             raise InvalidInput("tips.notice_closed", ref=notice.ref)
         if not parts and not locations:
@@ -359,9 +361,17 @@ class TipService:
         for part in parts:
             self._check_part(draft, part)
             draft = replace(draft, parts=(*draft.parts, part))
-        return await self._store(
+        if album is not None:  # every item of an album shares one key
+            intake_key = opaque_key(await self.secret(), f"album:{album}", chat_id, 0)
+            existing = await self.repo.get(intake_key)
+            if existing is not None:
+                await self.repo.append_parts(existing.tip_id, parts, self._clock.now())
+                return existing, False
+        else:
+            intake_key = await self.key("intake", chat_id, message_id)
+        tip, created = await self._store(
             profile,
-            intake_key=await self.key("intake", chat_id, message_id),
+            intake_key=intake_key,
             notice=notice,
             category=None,
             parts=parts,
@@ -370,6 +380,9 @@ class TipService:
             area=area,
             channel="group_reply",
         )
+        if not created and album is not None:  # another item of the album was first
+            await self.repo.append_parts(tip.tip_id, parts, self._clock.now())
+        return tip, created
 
     async def _store(
         self,

@@ -35,6 +35,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 from pymongo import ASCENDING
+from pymongo.errors import PyMongoError
 
 from bot.commands import CommandSpec
 from bot.context import AppContext
@@ -440,9 +441,14 @@ def setup(ctx: AppContext) -> Router:
                 tuple(locations),
                 group.sector if group else None,
                 group.area if group else None,
+                album=message.media_group_id,
             )
         except InvalidInput as exc:  # flood, closed notice, too long: refuse privately
             error, created = exc, False
+        except PyMongoError:
+            # Not stored. The public reply still goes (safety first); tell them privately.
+            log.exception("could not store a group reply tip")
+            error, created = InvalidInput("core.db_unavailable"), False
         if delete:
             try:
                 await message.delete()

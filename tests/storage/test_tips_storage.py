@@ -374,3 +374,20 @@ async def test_threads_cards_and_live_updates(db: Database) -> None:
     await svc.set_status(tip.tip_id, TipStatus.CLOSED, 1)
     with pytest.raises(InvalidInput):
         await svc.start_add(7, tip.code, 7, 2)
+
+
+async def test_group_album_reply_is_one_tip(db: Database) -> None:
+    svc, events, *_ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    results = []
+    for i in range(3):
+        part = Part(PartKind.PHOTO, text="caption" if i == 0 else "", file_id=f"f{i}", album="77")
+        results.append(
+            await svc.submit_group_reply(
+                who(), notice, -100, 600 + i, (part,), (), "drivers", None, album="77"
+            )
+        )
+    assert [created for _, created in results] == [True, False, False]
+    (tip,) = [d async for d in db.tips.find()]
+    assert [p["file_id"] for p in tip["parts"]] == ["f0", "f1", "f2"]
+    assert len(events.events) == 1

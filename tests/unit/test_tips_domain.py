@@ -181,3 +181,57 @@ async def test_nominatim_adapter_failure_is_not_fatal_nor_cached() -> None:
     assert await geo.geocode("West Lake") is None
     assert await geo.geocode("West Lake") is None
     assert len(client.queries) == 2
+
+
+def test_exports_parse_and_never_carry_identities() -> None:
+    import csv
+    import io
+    import json
+
+    from tips.export import to_csv, to_geojson
+    from tips.model import Part, PartKind, Tip, TipStatus
+
+    at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    with_point = Tip(
+        "id1",
+        "T-7K3Q9",
+        "n1",
+        None,
+        (Part(PartKind.TEXT, '=HYPERLINK("x")'), Part(PartKind.PHOTO, file_id="f")),
+        (TipLocation(LocationSource.TELEGRAM, GeoPoint(30.5, 120.25), accuracy_m=8),),
+        "drivers",
+        "a1",
+        "A137",
+        TipStatus.NEW,
+        at,
+        at,
+        notice_ref="N-2611-07",
+    )
+    without = Tip(
+        "id2",
+        "T-9QAAA",
+        "n1",
+        None,
+        (Part(PartKind.TEXT, "逃往北方"),),
+        (),
+        None,
+        None,
+        "K002",
+        TipStatus.VERIFIED,
+        at,
+        at,
+        notice_ref="N-2611-07",
+    )
+    geo = json.loads(to_geojson([with_point, without]))
+    assert geo["type"] == "FeatureCollection"
+    first, second = geo["features"]
+    assert first["geometry"] == {"type": "Point", "coordinates": [120.25, 30.5]}
+    assert first["properties"]["photos"] == 1 and first["properties"]["pseudonym"] == "A137"
+    assert second["geometry"] is None and second["properties"]["text"] == "逃往北方"
+    text = to_csv([with_point, without])
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [r["code"] for r in rows] == ["T-7K3Q9", "T-9QAAA"]
+    assert rows[0]["latitude"] == "30.5" and rows[0]["accuracy_m"] == "8"
+    assert rows[0]["text"].startswith("'=")  # no formula injection
+    assert rows[1]["latitude"] == "" and rows[1]["status"] == "verified"
