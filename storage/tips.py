@@ -10,6 +10,7 @@ Collections (all owned here; nothing else reads ``tip_identities``):
 - ``tip_cards``: (chat id, message id) of every message showing a tip to an officer.
 - ``tip_drafts``: tips being collected in a private chat (expire after a day).
 - ``tips_meta``: the installation secret used for pseudonyms and opaque keys.
+- ``tip_group_hints``: "open a private chat" messages to delete from groups when due.
 
 Read-only adapters over other features' collections (documented in docs/integration.md):
 ``MongoNoticeLookup`` (``notices``, ``deliveries``) and ``MongoMemberLookup`` (``members``).
@@ -74,6 +75,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "tip_messages": [IndexModel([("tip_id", ASCENDING), ("at", ASCENDING)], name="tip_time")],
     "tip_cards": [IndexModel([("at", ASCENDING)], name="ttl", expireAfterSeconds=CARD_TTL_S)],
+    "tip_group_hints": [IndexModel([("due", ASCENDING)], name="due")],
     "tip_drafts": [
         IndexModel([("updated_at", ASCENDING)], name="ttl", expireAfterSeconds=DRAFT_TTL_S),
         IndexModel([("locations.live_key", ASCENDING)], name="live_key", sparse=True),
@@ -547,6 +549,21 @@ class MongoTipRepository:
         await self._ids.update_one(
             {"_id": tip_id}, {"$set": {"receipt": "delivered" if delivered else "pending"}}
         )
+
+
+class MongoGroupHints:
+    """Short-lived "open a private chat" hints posted in groups, deleted when due."""
+
+    def __init__(self, db: Database) -> None:
+        self._c = db.tip_group_hints
+
+    async def add(self, chat_id: int, message_id: int, due: datetime) -> None:
+        await self._c.insert_one({"chat_id": chat_id, "message_id": message_id, "due": due})
+
+    async def claim_due(self, now: datetime) -> tuple[int, int] | None:
+        """Take one due hint (atomically: two sweepers never delete the same one)."""
+        doc = await self._c.find_one_and_delete({"due": {"$lte": now}})
+        return (int(doc["chat_id"]), int(doc["message_id"])) if doc else None
 
 
 class MongoTipDrafts:

@@ -34,7 +34,6 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
-from pymongo import ASCENDING
 from pymongo.errors import PyMongoError
 
 from bot.commands import CommandSpec
@@ -53,6 +52,7 @@ from groups.errors import InvalidInput, NotFound
 from groups.model import GeoPoint
 from groups.roles import Permission, Principal
 from storage.tips import (
+    MongoGroupHints,
     MongoMemberLookup,
     MongoNoticeLookup,
     MongoTipDrafts,
@@ -297,7 +297,7 @@ def setup(ctx: AppContext) -> Router:
     api = TipsApi(service)
     messenger = TipsterMessenger(ctx.bot, service, ctx.users, settings.default_locale)
     ctx.provide(tips_api=api, tipster_messenger=messenger, tip_service=service)
-    hints = ctx.db.tip_group_hints
+    hints = MongoGroupHints(ctx.db)
     bot_username: dict[str, str] = {}
 
     async def deep_link(ref: str) -> str:
@@ -472,9 +472,7 @@ def setup(ctx: AppContext) -> Router:
                 t("tips.group_hint", name=user.first_name, link=link),
             )
             due = ctx.clock.now() + timedelta(seconds=settings.tips_group_hint_ttl_s)
-            await hints.insert_one(
-                {"chat_id": message.chat.id, "message_id": hint.message_id, "due": due}
-            )
+            await hints.add(message.chat.id, hint.message_id, due)
             ctx.jobs.wake_at("tips.group_hints", due)
             return
         if tip is not None and error is None:
@@ -483,19 +481,11 @@ def setup(ctx: AppContext) -> Router:
 
     async def delete_due_hints() -> None:
         now = ctx.clock.now()
-        while True:
-            doc = await hints.find_one_and_delete({"due": {"$lte": now}})
-            if doc is None:
-                return
+        while (due := await hints.claim_due(now)) is not None:
             with contextlib.suppress(TelegramAPIError):
-                await ctx.bot.delete_message(doc["chat_id"], doc["message_id"])
+                await ctx.bot.delete_message(*due)
 
     ctx.jobs.every("tips.group_hints", 20, delete_due_hints)
-
-    async def ensure_indexes() -> None:
-        await hints.create_index([("due", ASCENDING)], name="due")
-
-    ctx.on_startup.append(ensure_indexes)
 
     # ---- member commands --------------------------------------------------------------
 
