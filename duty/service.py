@@ -169,7 +169,8 @@ class DutyService:
             tz=tz,
             patterns=patterns,
             per_shift=per_shift,
-            start_date=now.astimezone(zone(tz)).date(),
+            # From yesterday, so that a night shift already running is covered too.
+            start_date=now.astimezone(zone(tz)).date() - timedelta(days=1),
             managers=(actor.user_id,),
             sector=sector,
             area=area,

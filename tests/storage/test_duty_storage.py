@@ -89,7 +89,7 @@ async def test_team_round_trip_scope_and_refusals(db: Database) -> None:
     team = await make_team(svc, policy=EscalationPolicy(3, 7))
     assert team.sector == "drivers"  # narrowed to the manager's own scope
     stored = await svc.team("D1")
-    assert stored == team and stored.start_date == date(2026, 3, 2)
+    assert stored == team and stored.start_date == date(2026, 3, 1)  # from the day before
     assert [t.code for t in await svc.teams()] == ["d1"]
     outsider = Principal(99, (), False)
     with pytest.raises(PermissionDenied):
@@ -242,7 +242,9 @@ async def test_handover_coverage_and_sla(db: Database) -> None:
     await make_team(svc)
     tips.open = [OpenTip("t1", "T-1", "new", T0 - timedelta(hours=3))]
     (h,) = await svc.due_handovers()
-    assert h.incoming.operators == (11, 12) and h.outgoing is None and h.open_tips
+    assert h.incoming.operators == (11, 12) and h.open_tips
+    assert h.outgoing is not None and h.outgoing.operators == (13, 14)
+    assert h.recipients == (13, 14, 11, 12)
     assert await svc.due_handovers() == []  # once per shift change
     # Coverage: make the team short-handed (one operator), warned once a day after 09:00.
     await svc.update_team(await svc.roles.principal(MANAGER), "d1", operators=(11,))
