@@ -470,6 +470,11 @@ class DutyService:
                 chat_id = team.duty_chat_id
             else:
                 recipients = await self.on_duty(team, now)
+        if tip.kind is AlertKind.MESSAGE and chat_id is None:
+            # A new message on a tip someone owns: the owner sees it too.
+            owner = await self.owner_of(tip.tip_id)
+            if owner is not None and owner not in recipients:
+                recipients = (*recipients, owner)
         nobody = chat_id is None and not recipients
         alert = Alert(
             id=uuid.uuid4().hex[:16],
@@ -489,6 +494,12 @@ class DutyService:
         )
         await self.repo.add_alert(alert)
         return Routing(alert, team, recipients, chat_id)
+
+    async def owner_of(self, tip_id: str) -> int | None:
+        for a in await self.repo.alerts_for_tip(tip_id):
+            if a.kind is AlertKind.TIP and a.acked_by is not None:
+                return a.acked_by
+        return None
 
     async def record_card(self, alert_id: str, chat_id: int, message_id: int) -> None:
         await self.repo.add_card(alert_id, Card(chat_id, message_id))
@@ -564,6 +575,10 @@ class DutyService:
         if not principal.can(Permission.HANDLE_TIPS):
             return False
         if team is not None and principal.user_id in await self.on_duty(team):
+            return True
+        if alert.kind is AlertKind.MESSAGE and principal.user_id == await self.owner_of(
+            alert.tip_id
+        ):
             return True
         # Whoever an escalation step asked to step in may take it.
         escalated = {u for s in alert.steps if s.level >= Level.BACKUP for u in s.recipients}

@@ -294,3 +294,19 @@ async def test_tip_directory_reads_open_tips_only(db: Database) -> None:
     assert await tips.status("c") == "acknowledged" and await tips.status("zz") is None
     assert await MongoNoticeDirectory(db).investigators("none") == []
     assert UNRESTRICTED.covers(Scope("drivers"))
+
+
+async def test_thread_message_reaches_the_owner_too(db: Database) -> None:
+    clock = ManualClock(T0)
+    svc, _ = await make_service(db, clock)
+    await make_team(svc)
+    first = await svc.route(tip("m1"))
+    await svc.acknowledge(await svc.roles.principal(12), first.alert.id)
+    clock.set(T0 + timedelta(hours=12))  # the night shift (13, 14) is on now
+    msg = await svc.route(TipRef("m1", "T-m1", "n1", "drivers", "town-a", T0, AlertKind.MESSAGE))
+    assert msg.recipients == (13, 14, 12)
+    # The owner (off duty now) may acknowledge the message; another off-duty operator not.
+    with pytest.raises(PermissionDenied):
+        await svc.acknowledge(await svc.roles.principal(11), msg.alert.id)
+    taken = await svc.acknowledge(await svc.roles.principal(12), msg.alert.id)
+    assert taken.acked_by == 12
