@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     duty_coverage_horizon_h: int = Field(72, ge=1, le=24 * 14)
     # How often the escalation sweep runs (early wake-ups are scheduled for known due times).
     duty_escalation_sweep_s: float = Field(15.0, gt=0, le=300)
+    # Minutes before a shift starts that its operators are reminded (0: no reminders).
+    duty_reminder_min: int = Field(30, ge=0, le=24 * 60)
 
     @field_validator("bot_token")
     @classmethod

@@ -115,6 +115,7 @@ class DutyService:
         default_tz: str = "Asia/Shanghai",
         coverage_hour: int = 9,
         coverage_horizon_h: int = 72,
+        reminder_min: int = 30,
     ) -> None:
         self.repo = repo
         self.roles = roles
@@ -126,6 +127,7 @@ class DutyService:
         self.default_tz = default_tz
         self.coverage_hour = coverage_hour
         self.coverage_horizon = timedelta(hours=coverage_horizon_h)
+        self.reminder = timedelta(minutes=reminder_min)
 
     # ------------------------------------------------------------------ teams
 
@@ -643,6 +645,21 @@ class DutyService:
                 out.append(
                     Handover(team, shift, outgoing, tuple(open_tips), tuple(escalated), owners)
                 )
+        return out
+
+    async def due_reminders(self) -> list[tuple[Team, Shift]]:
+        """Shifts starting within the reminder lead time, each reminded once."""
+        if self.reminder <= timedelta(0):
+            return []
+        now = self.clock.now()
+        out: list[tuple[Team, Shift]] = []
+        for team in await self.repo.list_teams():
+            adj, unav = await self._inputs(team, now, now + timedelta(days=1))
+            nxt = next_shift(team, now, adj, unav)
+            if nxt is None or nxt.start - now > self.reminder or not nxt.operators:
+                continue
+            if await self.repo.claim_run(f"remind:{nxt.key}", now):
+                out.append((team, nxt))
         return out
 
     async def due_coverage_warnings(self) -> list[CoverageWarning]:

@@ -409,8 +409,26 @@ class DutyDispatch:
                 )
 
     async def handover(self) -> None:
+        """Shift changes: handover messages, and reminders of shifts about to start."""
         for h in await self.svc.due_handovers():
             await self.send_handover(h)
+        for team, shift in await self.svc.due_reminders():
+            await self.send_reminder(team, shift)
+
+    async def send_reminder(self, team: Team, shift: Shift) -> None:
+        for uid in shift.operators:
+            t = await self.tr(uid)
+            line = await shift_line(shift, team.zone, t, self.names)
+            with contextlib.suppress(TelegramAPIError):
+                await self.bot.send_message(
+                    uid,
+                    t(
+                        "duty.reminder",
+                        team=team.code,
+                        at=hm(shift.start, team.zone),
+                        line=line,
+                    ),
+                )
 
     async def send_handover(self, h: Handover) -> None:
         targets = (h.team.duty_chat_id,) if h.team.duty_chat_id else h.recipients
@@ -497,6 +515,7 @@ def setup(ctx: AppContext) -> Router:
         default_tz=settings.timezone,
         coverage_hour=settings.duty_coverage_hour,
         coverage_horizon_h=settings.duty_coverage_horizon_h,
+        reminder_min=settings.duty_reminder_min,
     )
     dispatch = DutyDispatch(ctx, svc, tips)
     ctx.provide(duty=svc, duty_dispatch=dispatch)

@@ -310,3 +310,15 @@ async def test_thread_message_reaches_the_owner_too(db: Database) -> None:
         await svc.acknowledge(await svc.roles.principal(11), msg.alert.id)
     taken = await svc.acknowledge(await svc.roles.principal(12), msg.alert.id)
     assert taken.acked_by == 12
+
+
+async def test_shift_reminders_fire_once_within_the_lead_time(db: Database) -> None:
+    clock = ManualClock(T0 + timedelta(hours=10, minutes=29))  # 19:29: night starts at 20:00
+    svc, _ = await make_service(db, clock)
+    await make_team(svc)
+    assert await svc.due_reminders() == []
+    clock.advance(timedelta(minutes=1))
+    ((team, shift),) = await svc.due_reminders()
+    assert team.code == "d1" and shift.operators == (13, 14) and shift.label == "20:00-08:00"
+    clock.advance(timedelta(minutes=10))
+    assert await svc.due_reminders() == []  # never twice
