@@ -6,6 +6,7 @@ The service decides and records; the bot layer renders and sends. Every refusal 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -61,6 +62,7 @@ class Routing:
     team: Team | None
     recipients: tuple[int, ...]  # private chats
     chat_id: int | None  # or one officers' duty group
+    duplicate: bool = False  # already routed: send nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,14 @@ class CoverageWarning:
 class UnavailableResult:
     record: Unavailability
     affected: tuple[Shift, ...]  # shifts the person was on, as now filled
+
+
+def alert_id(tip: TipRef) -> str:
+    """A new tip has one alert whatever happens (a re-delivered event finds it taken);
+    each thread message gets its own. Short enough for callback data."""
+    if tip.kind is AlertKind.TIP:
+        return "t" + hashlib.sha256(tip.tip_id.encode()).hexdigest()[:20]
+    return "m" + uuid.uuid4().hex[:20]
 
 
 class DutyService:
@@ -192,16 +202,15 @@ class DutyService:
     async def update_team(self, actor: Principal, code: str, **changes: object) -> Team:
         team = await self.team(code)
         self._check_manage(actor, team)
-        operators = changes.get("operators")
-        if isinstance(operators, tuple):
-            for uid in operators:
-                p = await self.roles.principal(uid)
-                if not p.can(Permission.HANDLE_TIPS):
-                    raise InvalidInput("duty.not_operator", user_id=uid)
         try:
             updated = replace(team, **changes)  # type: ignore[arg-type]
         except TypeError as exc:
             raise InvalidInput("duty.set_usage") from exc
+        for field in ("operators", "managers"):
+            people = changes.get(field)
+            if isinstance(people, tuple):
+                for uid in people:
+                    await self._check_officer(updated, uid)
         await self.repo.save_team(updated)
         await self._audit(
             actor.user_id,
@@ -210,6 +219,12 @@ class DutyService:
             fields=sorted(changes),
         )
         return updated
+
+    async def _check_officer(self, team: Team, uid: int) -> None:
+        """Only people who may handle tips in the team's scope go on its rota or backup."""
+        p = await self.roles.principal(uid)
+        if not p.can(Permission.HANDLE_TIPS, Scope(team.sector, team.area)):
+            raise InvalidInput("duty.not_operator", user_id=uid)
 
     async def delete_team(self, actor: Principal, code: str) -> None:
         team = await self.team(code)
@@ -289,8 +304,7 @@ class DutyService:
             raise InvalidInput("duty.not_on_shift", user_id=user_out)
         if user_in in shift.operators:
             raise InvalidInput("duty.already_on_shift", user_id=user_in)
-        if not (await self.roles.principal(user_in)).can(Permission.HANDLE_TIPS):
-            raise InvalidInput("duty.not_operator", user_id=user_in)
+        await self._check_officer(team, user_in)
         adj = Adjustment(
             team.code,
             shift.key,
@@ -479,7 +493,7 @@ class DutyService:
                 recipients = (*recipients, owner)
         nobody = chat_id is None and not recipients
         alert = Alert(
-            id=uuid.uuid4().hex[:16],
+            id=alert_id(tip),
             tip_id=tip.tip_id,
             code=tip.code,
             kind=tip.kind,
@@ -494,7 +508,9 @@ class DutyService:
             due=now if nobody else due_for(now, policy, Level.BACKUP),
             steps=(Step(Level.DUTY, now, recipients),),
         )
-        await self.repo.add_alert(alert)
+        if not await self.repo.add_alert(alert):
+            # The same tip event delivered twice: route it once.
+            return Routing(alert, team, (), None, duplicate=True)
         return Routing(alert, team, recipients, chat_id)
 
     async def owner_of(self, tip_id: str) -> int | None:

@@ -279,8 +279,12 @@ class MongoDutyRepository:
         return to_swap(doc) if doc else None
 
     # Alerts
-    async def add_alert(self, alert: Alert) -> None:
-        await self._alerts.insert_one(alert_doc(alert))
+    async def add_alert(self, alert: Alert) -> bool:
+        try:
+            await self._alerts.insert_one(alert_doc(alert))
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def get_alert(self, alert_id: str) -> Alert | None:
         doc = await self._alerts.find_one({"_id": alert_id})

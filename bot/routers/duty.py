@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -212,17 +213,25 @@ def share(value: float | None) -> str:
 
 
 class Names:
-    """Display names for user ids, cached per rendering."""
+    """Display names for user ids, cached briefly (schedules name the same people often)."""
+
+    TTL_S = 60.0
 
     def __init__(self, ctx: AppContext) -> None:
         self._ctx = ctx
-        self._cache: dict[int, str] = {}
+        self._cache: dict[int, tuple[float, str]] = {}
 
     async def __call__(self, uid: int) -> str:
-        if uid not in self._cache:
-            profile = await self._ctx.users.get(uid)
-            self._cache[uid] = profile.display_name if profile else str(uid)
-        return self._cache[uid]
+        now = time.monotonic()
+        hit = self._cache.get(uid)
+        if hit is not None and now - hit[0] < self.TTL_S:
+            return hit[1]
+        profile = await self._ctx.users.get(uid)
+        name = profile.display_name if profile else str(uid)
+        if len(self._cache) > 5000:
+            self._cache.clear()
+        self._cache[uid] = (now, name)
+        return name
 
     async def many(self, uids: Sequence[int], t: Translator) -> str:
         if not uids:
@@ -373,6 +382,8 @@ class DutyDispatch:
     async def route(self, tip: TipRef) -> Alert:
         """A new tip or thread message: cards to whoever is on duty for its scope."""
         routing = await self.svc.route(tip)
+        if routing.duplicate:
+            return routing.alert
         targets = (routing.chat_id,) if routing.chat_id is not None else routing.recipients
         sent = 0
         for chat_id in targets:

@@ -161,6 +161,8 @@ async def test_routing_escalation_and_acknowledgement(db: Database) -> None:
     await db.notices.insert_one({"_id": "n1", "investigators": INVESTIGATORS})
     routing = await svc.route(tip())
     assert routing.recipients == (11, 12) and routing.team is not None
+    again = await svc.route(tip())  # the same event delivered twice is routed once
+    assert again.duplicate and again.recipients == () and again.alert.id == routing.alert.id
     assert routing.alert.due == T0 + timedelta(minutes=5)
     assert await svc.claim_escalations() == []
     # An off-duty operator of the team may not take it; an unrelated person neither.
