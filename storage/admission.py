@@ -108,7 +108,8 @@ class MongoApplicationRepository:
 
     async def answer(self, app_id: str, step: str, value: str) -> Application | None:
         doc = await self._c.find_one_and_update(
-            {"_id": app_id, "state": AppState.FORM.value},
+            # Only the step still unanswered: a duplicate or out-of-order message is refused.
+            {"_id": app_id, "state": AppState.FORM.value, f"answers.{step}": {"$exists": False}},
             {"$set": {f"answers.{step}": value}},
             return_document=ReturnDocument.AFTER,
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
+from weakref import WeakValueDictionary
 
 from aiogram import F, Router
 from aiogram.filters import Command, Filter, StateFilter
@@ -339,8 +341,21 @@ def setup(kit: Kit) -> Router:
         await kit.admission.cancel(app, principal.user_id)
         await message.answer(t("admission.cancelled"), reply_markup=ReplyKeyboardRemove())
 
+    # Updates are handled concurrently: one person's answers are taken one at a time, in
+    # order (the repository also refuses an answer to a step already answered).
+    locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+
     @router.message(Filling(kit))
-    async def form_answer(
+    async def form_answer(message: Message, t: Translator, principal: Principal) -> None:
+        lock = locks.get(principal.user_id)
+        if lock is None:
+            lock = locks[principal.user_id] = asyncio.Lock()
+        async with lock:
+            app = await kit.admission.filling(principal.user_id)
+            if app is not None:
+                await answer_one(message, t, principal, app)
+
+    async def answer_one(
         message: Message, t: Translator, principal: Principal, app: Application
     ) -> None:
         if app.state is AppState.CONFIRM:

@@ -287,7 +287,7 @@ def setup(ctx: AppContext) -> Router:
             if isinstance(new, ChatMemberAdministrator)
             else None
         )
-        if new.status is ChatMemberStatus.CREATOR:
+        if new.status == ChatMemberStatus.CREATOR:
             return
         missing = missing_rights(rights)
         if missing:

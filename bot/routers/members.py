@@ -189,9 +189,9 @@ def setup(kit: Kit) -> Router:
                 await kit.gateway.ban(event.chat.id, user.id)  # banned stays out
                 return
             await kit.members_repo.set_membership(user.id, event.chat.id, MemberStatus.ACTIVE, now)
-        elif new is ChatMemberStatus.LEFT:
+        elif new == ChatMemberStatus.LEFT:
             await kit.members_repo.set_membership(user.id, event.chat.id, MemberStatus.LEFT, now)
-        elif new is ChatMemberStatus.KICKED:
+        elif new == ChatMemberStatus.KICKED:
             await kit.members_repo.set_membership(user.id, event.chat.id, MemberStatus.REMOVED, now)
 
     return router
