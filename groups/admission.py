@@ -373,7 +373,8 @@ class AdmissionService:
             return Decision(latest or app, won=False)
         if approve:
             ok = await self._gateway.approve_join(won.chat_id, won.user_id)
-            await self._admit(won, principal.user_id)
+            if ok:  # a request withdrawn meanwhile admits nobody
+                await self._admit(won, principal.user_id)
             await self._record(principal.user_id, "application.approve", won, telegram_ok=ok)
         else:
             ok = await self._gateway.decline_join(won.chat_id, won.user_id)

@@ -55,18 +55,27 @@ class DeclineReason(StatesGroup):
 
 
 class Filling(Filter):
-    """A private message from someone answering an application form (not a command)."""
+    """A private message from someone with an application still open for answers.
 
-    def __init__(self, kit: Kit) -> None:
+    ``commands=False``: any non-command message while a question is pending (``form``);
+    ``commands=True``: used with ``/cancel``, for ``form`` and ``confirm`` alike. Anyone
+    else's messages pass on to the other features (tips, notices...).
+    """
+
+    def __init__(self, kit: Kit, *, commands: bool = False) -> None:
         self._kit = kit
+        self._commands = commands
 
     async def __call__(self, message: Message) -> bool | dict[str, Any]:
         if message.chat.type != "private" or message.from_user is None:
             return False
-        if message.text and message.text.startswith("/"):
+        is_command = bool(message.text and message.text.startswith("/"))
+        if is_command != self._commands:
             return False
         app = await self._kit.admission.filling(message.from_user.id)
-        return {"app": app} if app is not None else False
+        if app is None or (not self._commands and app.state is not AppState.FORM):
+            return False
+        return {"app": app}
 
 
 def answers_text(t: Translator, app: Application, *, full_phone: bool) -> list[str]:
@@ -330,16 +339,18 @@ def setup(kit: Kit) -> Router:
             await message.answer(t("admission.telegram_failed"))
 
     # ------------------------------------------------------------------ the form
-    @router.message(Command("cancel"), F.chat.type == "private")
-    async def cancel(message: Message, t: Translator, principal: Principal) -> None:
-        app = await kit.admission.filling(principal.user_id)
-        if app is None:
-            await message.answer(
-                t("admission.nothing_to_cancel"), reply_markup=ReplyKeyboardRemove()
-            )
-            return
+    @router.message(Command("cancel"), Filling(kit, commands=True))
+    async def cancel(
+        message: Message, t: Translator, principal: Principal, app: Application
+    ) -> None:
         await kit.admission.cancel(app, principal.user_id)
         await message.answer(t("admission.cancelled"), reply_markup=ReplyKeyboardRemove())
+
+    # Nothing of ours to cancel and no conversation state of any feature: say so. (With a
+    # state, e.g. a notice being composed, /cancel is left to the feature that owns it.)
+    @router.message(Command("cancel"), F.chat.type == "private", StateFilter(None))
+    async def nothing_to_cancel(message: Message, t: Translator) -> None:
+        await message.answer(t("admission.nothing_to_cancel"), reply_markup=ReplyKeyboardRemove())
 
     # Updates are handled concurrently: one person's answers are taken one at a time, in
     # order (the repository also refuses an answer to a step already answered).
@@ -351,16 +362,13 @@ def setup(kit: Kit) -> Router:
         if lock is None:
             lock = locks[principal.user_id] = asyncio.Lock()
         async with lock:
-            app = await kit.admission.filling(principal.user_id)
-            if app is not None:
+            app = await kit.admission.filling(principal.user_id)  # fresh, inside the lock
+            if app is not None and app.state is AppState.FORM:
                 await answer_one(message, t, principal, app)
 
     async def answer_one(
         message: Message, t: Translator, principal: Principal, app: Application
     ) -> None:
-        if app.state is AppState.CONFIRM:
-            await message.answer(t("admission.use_buttons"))
-            return
         step = app.next_step
         assert step is not None
         try:

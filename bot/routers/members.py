@@ -7,6 +7,7 @@ commands answer the manager privately and delete the command message.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable
 
 from aiogram import F, Router
 from aiogram.enums import ChatMemberStatus
@@ -18,7 +19,7 @@ from bot.commands import CommandSpec
 from bot.groups_kit import Kit, split_text
 from bot.i18n import Translator
 from bot.targets import resolve_target
-from groups.errors import InvalidInput, NotFound
+from groups.errors import DomainError, InvalidInput, NotFound
 from groups.members import Member, MemberStatus, Sweep, mask_phone, roster_counts, roster_csv
 from groups.roles import Permission, Principal
 
@@ -113,37 +114,61 @@ def setup(kit: Kit) -> Router:
             text += "\n" + t("members.some_failed", n=len(sweep.failed))
         return text
 
+    async def answer(
+        message: Message, principal: Principal, t: Translator, work: Awaitable[str]
+    ) -> None:
+        """Run a member command; in a group even a refusal is told privately."""
+        try:
+            text = await work
+        except DomainError as exc:
+            if message.chat.type == "private":
+                raise
+            text = t(exc.key, **exc.params)
+        await reply(message, principal, text)
+
     @router.message(Command("member"), flags={"perm": MANAGE})
     async def member(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:
-        uid, asked, _ = await target(message, command, "members.member_usage")
-        m = await kit.members.view(principal, uid, asked)
-        await reply(message, principal, await profile_text(kit, t, m, principal.user_id))
+        async def work() -> str:
+            uid, asked, _ = await target(message, command, "members.member_usage")
+            m = await kit.members.view(principal, uid, asked)
+            return await profile_text(kit, t, m, principal.user_id)
+
+        await answer(message, principal, t, work())
 
     @router.message(Command("remove"), flags={"perm": MANAGE})
     async def remove(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:
-        uid, asked, reason = await target(message, command, "members.remove_usage")
-        sweep = await kit.members.remove(principal, uid, asked, reason)
-        await reply(message, principal, sweep_text(t, "members.removed", sweep))
+        async def work() -> str:
+            uid, asked, reason = await target(message, command, "members.remove_usage")
+            sweep = await kit.members.remove(principal, uid, asked, reason)
+            return sweep_text(t, "members.removed", sweep)
+
+        await answer(message, principal, t, work())
 
     @router.message(Command("ban"), flags={"perm": MANAGE})
     async def ban(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:
-        uid, asked, reason = await target(message, command, "members.ban_usage")
-        sweep = await kit.members.ban(principal, uid, asked, reason)
-        await reply(message, principal, sweep_text(t, "members.banned", sweep))
+        async def work() -> str:
+            uid, asked, reason = await target(message, command, "members.ban_usage")
+            sweep = await kit.members.ban(principal, uid, asked, reason)
+            return sweep_text(t, "members.banned", sweep)
+
+        await answer(message, principal, t, work())
 
     @router.message(Command("unban"), flags={"perm": MANAGE})
     async def unban(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:
-        uid, asked, _ = await target(message, command, "members.unban_usage")
-        sweep = await kit.members.unban(principal, uid, asked)
-        await reply(message, principal, sweep_text(t, "members.unbanned", sweep))
+        async def work() -> str:
+            uid, asked, _ = await target(message, command, "members.unban_usage")
+            sweep = await kit.members.unban(principal, uid, asked)
+            return sweep_text(t, "members.unbanned", sweep)
+
+        await answer(message, principal, t, work())
 
     @router.message(Command("roster"), flags={"chat": "private", "perm": MANAGE})
     async def roster(

@@ -468,6 +468,13 @@ async def test_remove_by_reply_in_a_group_answers_privately(world: World) -> Non
     member = await world.db.members.find_one({"_id": ann.id})
     assert member is not None and member["status"] == "removed"
     assert member["groups"][0]["status"] == "removed"
+
+    # A refusal about a person is told privately too, never in the group.
+    eve = world.person("eve", lang="en")
+    eve_said = await eve.says("hi", chat=DRIVERS_CHAT)
+    command = await mgr.says("/ban rude", chat=DRIVERS_CHAT, reply_to=eve_said)
+    await mgr.expect("No member")
+    await wait_until(lambda: world.tg.is_deleted(command))
     assert await world.db.audit.count_documents({"action": "member.remove"}) == 1
 
 
