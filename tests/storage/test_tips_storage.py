@@ -367,8 +367,9 @@ async def test_threads_cards_and_live_updates(db: Database) -> None:
     thread = await repo.thread(tip.tip_id)
     assert [m.direction for m in thread] == [Direction.OFFICER, Direction.TIPSTER]
     assert [r.code for r in await repo.undelivered_receipts(7)] == [tip.code]
-    await repo.mark_receipt(tip.tip_id, True)
+    await repo.receipt_delivered(tip.tip_id, 901)
     assert await repo.undelivered_receipts(7) == []
+    assert await repo.tip_for_tipster_reply(7, 901) == tip.tip_id
     with pytest.raises(NotFound):
         await svc.start_add(8, tip.code, 8, 1)
     await svc.set_status(tip.tip_id, TipStatus.CLOSED, 1)
