@@ -562,10 +562,12 @@ class TipService:
         notice = await self._notice_for_search(ref)
         size = self.limits.page_size
         page = max(0, page)
-        tips, total = await self.repo.by_notice(
-            notice.notice_id, visibility_for(actor, notice), page * size, size
-        )
+        vis = visibility_for(actor, notice)
+        tips, total = await self.repo.by_notice(notice.notice_id, vis, page * size, size)
         pages = max(1, math.ceil(total / size))
+        if page >= pages:  # past the end: show the last page
+            page = pages - 1
+            tips, total = await self.repo.by_notice(notice.notice_id, vis, page * size, size)
         return notice, Page(tuple(tips), total, page, pages)
 
     async def near(

@@ -416,7 +416,7 @@ async def test_addinfo_and_status_updates(world: World) -> None:
 async def test_flood_limit_oversize_and_unsupported_content(
     world: World, runner: BotRunner
 ) -> None:
-    await runner.restart(tips_flood_limit=2, tips_max_text_chars=200)
+    await runner.restart(tips_flood_limit=2, tips_max_text_chars=200, tips_max_file_mb=1)
     await seed_notice(world)
     ann = await member(world, "ann")
     await send_tip(ann, world, "一")
@@ -429,6 +429,8 @@ async def test_flood_limit_oversize_and_unsupported_content(
     await ann.expect(head("tips.unsupported"))
     await ann.says("长" * 201)
     await ann.expect(head("tips.text_too_long"))
+    await ann.sends(document=("video.zip", b"\0" * (1024 * 1024 + 1)))
+    await ann.expect(head("tips.file_too_big"))
     await ann.says("三")
     ack = await ann.expect(head("tips.added"))
     qid = await ann.presses(ack, SEND)
@@ -563,3 +565,31 @@ async def test_tip_in_webhook_mode(webhook_world: World) -> None:
     code = await send_tip(ann, world, "webhook 模式下的线索")
     (tip,) = await tip_docs(world)
     assert tip["code"] == code
+
+
+async def test_tips_list_pages_with_buttons(world: World) -> None:
+    from bot.routers.tips import TipPage
+
+    notice = await seed_notice(world)
+    people = [await member(world, name) for name in ("ann", "bob")]
+    for i in range(12):
+        who = people[i % 2]
+        await who.says(f"第 {i} 条", chat=GROUP, reply_to=notice["message_id"])
+        await who.expect(head("tips.received_from_group"))
+        world.clock.advance(10)
+    codes = [d["code"] for d in await tip_docs(world)]
+    inv = await officer(world, "ivan", Role.INVESTIGATOR)
+    await inv.says(f"/tips {REF}")
+    first = await inv.expect(REF)
+    assert "1/2" in first["text"] and codes[-1] in first["text"] and codes[0] not in first["text"]
+    await inv.presses(first, TipPage(ref=REF, page=1).pack())
+    await wait_until(lambda: codes[0] in (world.tg.current(first).get("text") or ""))
+    assert "2/2" in world.tg.current(first)["text"]
+    await inv.says(f"/tips {REF} 9")
+    last = await inv.expect(REF)
+    assert "2/2" in last["text"] and codes[0] in last["text"]
+    await inv.says("/tips")
+    await inv.expect(head("tips.tips_usage"))
+    member_only = people[0]
+    await member_only.says(f"/tips {REF}")
+    await member_only.expect(ZH("errors.permission_denied"))
