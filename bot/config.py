@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # Incoming flood guard per user (messages and button presses per window).
     throttle_messages: int = Field(30, ge=0)
     throttle_window_s: float = Field(10.0, gt=0)
+    # --- Duty rotation (issue 6) ---
+    # Local hour (team time zone) after which the daily coverage warning goes out.
+    duty_coverage_hour: int = Field(9, ge=0, le=23)
+    # How far ahead the coverage check looks for short-handed shifts.
+    duty_coverage_horizon_h: int = Field(72, ge=1, le=24 * 14)
+    # How often the escalation sweep runs (early wake-ups are scheduled for known due times).
+    duty_escalation_sweep_s: float = Field(15.0, gt=0, le=300)
+    # Minutes before a shift starts that its operators are reminded (0: no reminders).
+    duty_reminder_min: int = Field(30, ge=0, le=24 * 60)
 
     # ---- Tips (issue 5) -----------------------------------------------------------------
     # Flood limit per tipster: at most TIPS_FLOOD_LIMIT tips per TIPS_FLOOD_WINDOW_S (0: off).
