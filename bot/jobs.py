@@ -89,6 +89,8 @@ class Jobs:
         if not self.is_leader:
             return
         async with self._locks[name]:  # never overlap a sweep with itself
+            if not self.is_leader:  # stopped while waiting for the lock
+                return
             try:
                 await self._sweeps[name][1]()
             except Exception:
@@ -118,7 +120,16 @@ class Jobs:
             )
 
     async def stop(self) -> None:
-        if self.is_leader:
+        was_leader, self.is_leader = self.is_leader, False  # no new sweeps from here on
+        # Let sweeps in flight finish (they may be sending) before the database closes.
+        for lock in self._locks.values():
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=10)
+            except TimeoutError:
+                log.warning("a sweep is still running at shutdown")
+                continue
+            lock.release()
+        if was_leader:
             try:
                 await self._leases.release(LEASE, self.holder_id)
             except Exception:

@@ -128,7 +128,12 @@ async def test_deep_link_tip_with_every_location_source_and_an_album(world: Worl
     await ann.sends(location=(30.2741, 120.1551, 12.0))
     await ann.expect(head("tips.added_location"))
     await ann.sends(
-        venue={"latitude": 30.25, "longitude": 120.16, "title": "城关加油站", "address": "城关路 8 号"}
+        venue={
+            "latitude": 30.25,
+            "longitude": 120.16,
+            "title": "城关加油站",
+            "address": "城关路 8 号",
+        }
     )
     await ann.expect(head("tips.added_location"))
     live = await ann.sends(location=(30.3, 120.2), live_period=900)
@@ -352,7 +357,13 @@ async def test_two_way_thread_with_media_then_forget(world: World) -> None:
     await ann.expect("谢谢")
 
     thread = [d async for d in world.db.tip_messages.find().sort("at", 1)]
-    assert [m["direction"] for m in thread] == ["officer", "officer", "tipster", "tipster", "officer"]
+    assert [m["direction"] for m in thread] == [
+        "officer",
+        "officer",
+        "tipster",
+        "tipster",
+        "officer",
+    ]
     assert thread[2]["parts"][0]["kind"] == "voice"
 
     await ann.says("/mytips")
@@ -401,7 +412,9 @@ async def test_addinfo_and_status_updates(world: World) -> None:
 # ---- robustness --------------------------------------------------------------------------
 
 
-async def test_flood_limit_oversize_and_unsupported_content(world: World, runner: BotRunner) -> None:
+async def test_flood_limit_oversize_and_unsupported_content(
+    world: World, runner: BotRunner
+) -> None:
     await runner.restart(tips_flood_limit=2, tips_max_text_chars=200)
     await seed_notice(world)
     ann = await member(world, "ann")
@@ -453,8 +466,10 @@ async def test_near_sorted_by_distance_and_exports_parse(world: World) -> None:
         await ann.expect(head("tips.received"))
         world.clock.advance(60)
     await send_tip(ann, world, "没有位置的线索")
-    tips = {d["locations"][0]["point"]["coordinates"][1] if d["locations"] else None: d["code"]
-            for d in await tip_docs(world)}
+    tips = {
+        d["locations"][0]["point"]["coordinates"][1] if d["locations"] else None: d["code"]
+        for d in await tip_docs(world)
+    }
 
     inv = await officer(world, "ivan", Role.INVESTIGATOR, Scope("drivers"))
     await inv.says(f"/near 10 {REF}")
