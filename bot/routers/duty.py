@@ -356,7 +356,7 @@ class DutyDispatch:
                 lines.append(t("duty.card_notice", notice=alert.notice_id))
             scope = "/".join(p for p in (alert.sector, alert.area) if p) or "—"
             lines.append(t("duty.card_scope", scope=scope))
-        lines.append(t("duty.card_received", at=hm(alert.created_at, self.tz(team))))
+            lines.append(t("duty.card_received", at=hm(alert.created_at, self.tz(team))))
         if alert.acked_by is not None and alert.acked_at is not None:
             lines.append(
                 t(
