@@ -58,7 +58,7 @@ THREAD_IDS_KEPT = 500
 INDEXES: dict[str, list[IndexModel]] = {
     "tips": [
         IndexModel([("code", ASCENDING)], name="code_unique", unique=True),
-        IndexModel([("intake_key", ASCENDING)], name="intake_unique", unique=True),
+        IndexModel([("intake_key", ASCENDING)], name="intake_unique", unique=True, sparse=True),
         IndexModel([("point", "2dsphere")], name="point_2dsphere"),
         IndexModel([("notice_id", ASCENDING), ("created_at", DESCENDING)], name="notice_time"),
         IndexModel(
