@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     # Incoming flood guard per user (messages and button presses per window).
     throttle_messages: int = Field(30, ge=0)
     throttle_window_s: float = Field(10.0, gt=0)
+
+    # --- Rewards (issue 7) ---
+    # Currency of discretionary rewards (offers carry their own), ISO 4217.
+    rewards_currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
+    # Largest amount anyone may propose (exact decimal).
+    rewards_max_amount: Decimal = Field(Decimal("1000000"), gt=0, max_digits=14, decimal_places=2)
+    # Remind approvers of proposals waiting longer than this (and again each period).
+    rewards_remind_after_h: float = Field(72.0, gt=0)
+    rewards_remind_sweep_s: float = Field(900.0, ge=10)
+    # How a tipster claims an approved reward, per area code ("*": every other area), JSON:
+    # {"town-a": "请携带线索编号到城关派出所领取", "*": "..."}. Unset: the built-in text.
+    rewards_claim_instructions: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("bot_token")
     @classmethod
