@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -57,7 +58,17 @@ class Settings(BaseSettings):
     rewards_remind_sweep_s: float = Field(900.0, ge=10)
     # How a tipster claims an approved reward, per area code ("*": every other area), JSON:
     # {"town-a": "请携带线索编号到城关派出所领取", "*": "..."}. Unset: the built-in text.
-    rewards_claim_instructions: dict[str, str] = Field(default_factory=dict)
+    rewards_claim_instructions: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    @field_validator("rewards_claim_instructions", mode="before")
+    @classmethod
+    def _claim_json(cls, v: object) -> object:
+        if isinstance(v, str):
+            try:
+                v = json.loads(v) if v.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError('must be JSON like {"area-code": "text", "*": "text"}') from exc
+        return v
 
     @field_validator("bot_token")
     @classmethod
