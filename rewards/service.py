@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -207,8 +207,9 @@ class RewardService:
         record = OutcomeRecord(
             tip.tip_id, tip.code, tip.notice_id, outcome, note, principal.user_id, now
         )
-        await self._outcomes.record(record)
+        # The tip's status first: if the tips feature refuses, no outcome is stored.
         await self._tips.set_status(tip.tip_id, outcome.tip_status, principal.user_id)
+        await self._outcomes.record(record)
         await self._audit.record(
             AuditEntry(
                 principal.user_id,
@@ -423,17 +424,7 @@ class RewardService:
             return self._event(cur, EventKind.APPROVED, principal.user_id)
 
         reward = await self._act(reward_id, decide, principal.user_id)
-        claim = self.claim_instructions(reward.record.area)
-        amount = format_money(reward.amount, reward.currency)
-        if claim:
-            msg = TipsterMessage(
-                "rewards.tipster_approved_custom", {"amount": amount, "claim": claim}
-            )
-        else:
-            msg = TipsterMessage("rewards.tipster_approved", {"amount": amount})
-        await self._outbox.enqueue(
-            f"{reward.reward_id}:{reward.version}", reward.record.tip_id, msg.key, msg.params
-        )
+        await self.notify_tipster(reward, seq=reward.version)
         return reward
 
     async def reject(
@@ -492,12 +483,7 @@ class RewardService:
             )
 
         reward = await self._act(reward_id, record_payment, principal.user_id)
-        await self._outbox.enqueue(
-            f"{reward.reward_id}:{reward.version}",
-            reward.record.tip_id,
-            "rewards.tipster_paid",
-            {"amount": format_money(reward.amount, reward.currency), "date": when.isoformat()},
-        )
+        await self.notify_tipster(reward, seq=reward.version)
         return reward
 
     async def cancel(self, principal: Principal, reward_id: str, reason: str) -> Reward:
@@ -521,17 +507,59 @@ class RewardService:
 
         reward = await self._act(reward_id, decide, principal.user_id)
         if was_approved:
-            await self._outbox.enqueue(
-                f"{reward.reward_id}:{reward.version}",
-                reward.record.tip_id,
-                "rewards.tipster_cancelled",
-                {},
-            )
+            await self.notify_tipster(reward, seq=reward.version)
         elif reward.record.notice_id and reward.record.basis is Basis.OFFER:
             notice = await self._notices.get(reward.record.notice_id)
             if notice is not None:
                 await self.resplit(notice, principal.user_id)
         return reward
+
+    # --- telling the tipster -----------------------------------------------------------
+
+    def tipster_messages(self, reward: Reward) -> list[tuple[RewardEvent, TipsterMessage]]:
+        """What the tipster is told for each event: approval (amount and how to claim),
+        payment, and cancellation of an approved reward. Nothing about proposals or
+        rejections: the tipster never knew of them (``/reward`` shows the outcome)."""
+        amount = format_money(reward.amount, reward.currency)  # fixed once approved
+        out: list[tuple[RewardEvent, TipsterMessage]] = []
+        approved = False
+        for e in reward.events:
+            if e.kind is EventKind.APPROVED:
+                approved = True
+                claim = self.claim_instructions(reward.record.area)
+                if claim:
+                    msg = TipsterMessage(
+                        "rewards.tipster_approved_custom", {"amount": amount, "claim": claim}
+                    )
+                else:
+                    msg = TipsterMessage("rewards.tipster_approved", {"amount": amount})
+                out.append((e, msg))
+            elif e.kind is EventKind.PAID and e.paid_on is not None:
+                params = {"amount": amount, "date": e.paid_on.isoformat()}
+                out.append((e, TipsterMessage("rewards.tipster_paid", params)))
+            elif e.kind is EventKind.CANCELLED and approved:
+                out.append((e, TipsterMessage("rewards.tipster_cancelled", {})))
+        return out
+
+    async def notify_tipster(
+        self, reward: Reward, *, seq: int | None = None, since: datetime | None = None
+    ) -> None:
+        """Store the tipster's messages (for event ``seq``, or every event since ``since``)
+        in the outbox; idempotent, so the sweep can re-run it after a crash."""
+        for event, msg in self.tipster_messages(reward):
+            if (seq is not None and event.seq != seq) or (since is not None and event.at < since):
+                continue
+            await self._outbox.enqueue(
+                f"{reward.reward_id}:{event.seq}", reward.record.tip_id, msg.key, msg.params
+            )
+
+    async def reconcile(self, window: timedelta = timedelta(days=1)) -> None:
+        """Make sure every recent decision the tipster must hear of is in the outbox (covers
+        a crash between a decision and its message)."""
+        since = self._clock.now() - window
+        for reward in await self.all():
+            if reward.events[-1].at >= since:
+                await self.notify_tipster(reward, since=since)
 
     # --- reminders -----------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from rewards.model import (
     Reward,
     RewardEvent,
     RewardState,
+    TipInfo,
     format_money,
     normalize_tip_code,
     parse_amount,
@@ -103,6 +104,61 @@ class TipsterMessenger(Protocol):
     async def owns(self, code: str, user_id: int) -> bool: ...
 
 
+class TipsApi(Protocol):
+    """The tips feature's ``tips_api`` (see docs/integration.md); only what rewards uses."""
+
+    async def by_code(self, code: str) -> Any: ...
+
+    async def summary(self, tip_id: str) -> Any: ...
+
+    async def set_status(self, tip_id: str, status: str, actor_id: int) -> Any: ...
+
+
+def _tip_info(summary: Any) -> TipInfo | None:
+    if summary is None:
+        return None
+    return TipInfo(
+        tip_id=str(summary.tip_id),
+        code=str(summary.code),
+        notice_id=summary.notice_id,
+        sector=summary.sector,
+        area=summary.area,
+        status=str(getattr(summary.status, "value", summary.status)),
+    )
+
+
+class ServiceTipDirectory:
+    """TipDirectory through the tips feature's ``tips_api`` when it runs (validated, audited
+    status changes); directly on the documented ``tips`` fields otherwise."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+        self._fallback = MongoTipDirectory(ctx.db)
+
+    def _api(self) -> TipsApi | None:
+        api: TipsApi | None = self._ctx.services.get("tips_api")
+        return api
+
+    async def by_code(self, code: str) -> TipInfo | None:
+        api = self._api()
+        if api is None:
+            return await self._fallback.by_code(code)
+        return _tip_info(await api.by_code(code))
+
+    async def get(self, tip_id: str) -> TipInfo | None:
+        api = self._api()
+        if api is None:
+            return await self._fallback.get(tip_id)
+        return _tip_info(await api.summary(tip_id))
+
+    async def set_status(self, tip_id: str, status: str, actor_id: int) -> None:
+        api = self._api()
+        if api is None:
+            await self._fallback.set_status(tip_id, status, actor_id)
+        else:
+            await api.set_status(tip_id, status, actor_id)
+
+
 class RewardCb(CallbackData, prefix="rw"):
     action: str  # "a" approve, "r" reject
     rid: str
@@ -115,7 +171,7 @@ def build_service(ctx: AppContext) -> tuple[RewardService, MongoOutbox]:
     service = RewardService(
         MongoRewardStore(ctx.db),
         MongoOutcomeStore(ctx.db),
-        MongoTipDirectory(ctx.db),
+        ServiceTipDirectory(ctx),
         MongoNoticeDirectory(ctx.db),
         outbox,
         MongoReminderClaims(ctx.db),
@@ -297,6 +353,9 @@ def setup(ctx: AppContext) -> Router:
                 return
 
     async def remind() -> None:
+        # Also re-store any recent tipster message a crash kept from the outbox.
+        await service.reconcile()
+        await deliver()
         due = await service.overdue()
         if not due:
             return

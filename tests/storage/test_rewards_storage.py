@@ -402,3 +402,26 @@ async def test_resolve_by_id_or_code_within_scope(env: Env) -> None:
         )
     with pytest.raises(NotFound):
         await env.svc.resolve(APPROVER, "R-ZZZZZZ")
+
+
+async def test_tipster_messages_survive_a_crash_between_decision_and_outbox(env: Env) -> None:
+    r = (await env.svc.record_outcome(OFFICER, "T-BBBB2", Outcome.USEFUL, "")).reward
+    assert r is None  # no offer on n2
+    r = (await env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "a")).reward
+    assert r is not None
+    await env.svc.approve(APPROVER, r.reward_id)
+    key = f"{r.reward_id}:2"
+    sent = await env.outbox.claim(key)
+    assert sent is not None and sent.template == "rewards.tipster_approved_custom"
+    await env.outbox.sent(key)
+    await env.svc.pay(APPROVER, r.reward_id, PayMethod.CASH, "RC-7", None)
+    await env.db.reward_outbox.delete_one({"_id": f"{r.reward_id}:3"})  # "crashed" before
+    await env.svc.reconcile()
+    assert await env.outbox.state(key) == "sent"  # never sent twice
+    paid = await env.outbox.claim()
+    assert paid is not None and paid.key == f"{r.reward_id}:3"
+    assert paid.params == {"amount": "¥1,000.00", "date": "2026-11-02"}
+    env.clock.advance(timedelta(days=2))
+    await env.db.reward_outbox.delete_many({})
+    await env.svc.reconcile()  # old decisions are not replayed to the tipster
+    assert await env.db.reward_outbox.count_documents({}) == 0
