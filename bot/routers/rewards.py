@@ -12,7 +12,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -383,16 +383,11 @@ def setup(ctx: AppContext) -> Router:
                 await ctx.bot.send_message(uid, "\n".join(lines))
             except TelegramAPIError as exc:
                 log.info("reward reminder to %s failed: %s", uid, exc)
-        await ctx.audit.record(
-            AuditEntry(
-                None,
-                "reward.remind",
-                "reward",
-                ",".join(r.reward_id for r in due)[:500],
-                now,
-                {"approvers": sorted(per_approver)},
+        for r in due:
+            approvers = sorted(uid for uid, items in per_approver.items() if r in items)
+            await ctx.audit.record(
+                AuditEntry(None, "reward.remind", "reward", r.reward_id, now, {"to": approvers})
             )
-        )
 
     ctx.jobs.every(REMIND_SWEEP, settings.rewards_remind_sweep_s, remind)
     ctx.jobs.every(OUTBOX_SWEEP, 60, deliver)
@@ -597,6 +592,10 @@ def setup(ctx: AppContext) -> Router:
             except TelegramAPIError as exc:
                 log.info("could not update reward card: %s", exc)
         await after_approval(bot, r)
+
+    @router.callback_query(F.data.startswith("rw:"))
+    async def forged_button(query: CallbackQuery, t: Translator) -> None:
+        await query.answer(t("core.bad_callback"), show_alert=True)
 
     # --- ledger ------------------------------------------------------------------------
 
