@@ -26,7 +26,7 @@ from aiogram.types import (
 
 from bot.commands import CommandSpec
 from bot.context import AppContext
-from bot.i18n import Translator
+from bot.i18n import Translator, normalize_locale
 from groups.audit import AuditEntry
 from groups.errors import InvalidInput
 from groups.roles import Permission, Principal, Role, Scope
@@ -203,8 +203,10 @@ def setup(ctx: AppContext) -> Router:
 
     async def translator_for(user_id: int) -> Translator:
         profile = await ctx.users.get(user_id)
-        loc = (profile.locale if profile else None) or settings.default_locale
-        return Translator(loc)
+        if profile is not None and profile.locale:
+            return Translator(profile.locale)
+        code = profile.language_code if profile else None
+        return Translator(normalize_locale(code, settings.default_locale))
 
     async def who(user_id: int | None, t: Translator) -> str:
         if user_id is None:
