@@ -18,7 +18,7 @@ from bot.i18n import Translator
 from groups.roles import UNRESTRICTED, Role, Scope
 from rewards.model import RewardState, fold
 from storage.rewards import MongoRewardStore
-from tests.e2e.harness import START, Person, World, wait_until
+from tests.e2e.harness import START, World, wait_until
 
 TIPS = {
     # code: (tip id, notice, sector, area)
@@ -421,4 +421,8 @@ async def test_ledger_totals_and_csv_from_known_data(world: World) -> None:
     await c.approver.says("/rewards_csv 2026-10-01 2026-10-31")
     empty = await c.approver.expect("0 row(s)")
     assert empty["document"]["file_id"]
-    assert await world.db.audit.count_documents({"action": "reward.export"}) == 2
+
+    async def exports() -> bool:
+        return await world.db.audit.count_documents({"action": "reward.export"}) == 2
+
+    await wait_until(exports)
