@@ -56,9 +56,9 @@ class App:
         await self.ctx.commands.publish(self.bot, self.ctx.settings.default_locale)
 
     async def shutdown(self) -> None:
-        await self.ctx.jobs.stop()
         if self.ctx.scheduler.running:
             self.ctx.scheduler.shutdown(wait=False)
+        await self.ctx.jobs.stop()
         for hook in reversed(self.ctx.on_shutdown):
             try:
                 await hook()

@@ -47,6 +47,33 @@ class Settings(BaseSettings):
     # Incoming flood guard per user (messages and button presses per window).
     throttle_messages: int = Field(30, ge=0)
     throttle_window_s: float = Field(10.0, gt=0)
+    # --- Duty rotation (issue 6) ---
+    # Local hour (team time zone) after which the daily coverage warning goes out.
+    duty_coverage_hour: int = Field(9, ge=0, le=23)
+    # How far ahead the coverage check looks for short-handed shifts.
+    duty_coverage_horizon_h: int = Field(72, ge=1, le=24 * 14)
+    # How often the escalation sweep runs (early wake-ups are scheduled for known due times).
+    duty_escalation_sweep_s: float = Field(15.0, gt=0, le=300)
+    # Minutes before a shift starts that its operators are reminded (0: no reminders).
+    duty_reminder_min: int = Field(30, ge=0, le=24 * 60)
+
+    # ---- Tips (issue 5) -----------------------------------------------------------------
+    # Flood limit per tipster: at most TIPS_FLOOD_LIMIT tips per TIPS_FLOOD_WINDOW_S (0: off).
+    tips_flood_limit: int = Field(10, ge=0)
+    tips_flood_window_s: float = Field(600.0, gt=0)
+    # Size limits of one tip: all text and captions together, files, items.
+    tips_max_text_chars: int = Field(4000, ge=100, le=100_000)
+    tips_max_file_mb: int = Field(20, ge=1, le=2000)
+    tips_max_parts: int = Field(30, ge=1, le=200)
+    # Address geocoding: "off" (default: addresses are kept as text and the member is asked
+    # for a location pin) or "nominatim" (OpenStreetMap; 1 request/s, cached).
+    tips_geocoder: Literal["off", "nominatim"] = "off"
+    tips_nominatim_user_agent: str = "six-circles-bot"
+    tips_nominatim_domain: str = "nominatim.openstreetmap.org"
+    tips_nominatim_country_codes: str | None = "cn"
+    tips_geocoder_timeout_s: float = Field(5.0, gt=0, le=60)
+    # How long the "open a private chat" hint stays in a group after a reply-tip.
+    tips_group_hint_ttl_s: int = Field(60, ge=5, le=3600)
 
     # --- Rewards (issue 7) ---
     # Currency of discretionary rewards (offers carry their own), ISO 4217.

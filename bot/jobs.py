@@ -18,7 +18,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -48,6 +48,8 @@ class Jobs:
         self._sweeps: dict[str, tuple[float, Sweep]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.is_leader = False
+        self._lease_until: datetime | None = None
+        self._stopped = False
 
     def every(self, name: str, seconds: float, sweep: Sweep) -> None:
         """Run ``sweep`` every ``seconds`` on the lease holder."""
@@ -71,16 +73,24 @@ class Jobs:
         )
 
     async def renew(self) -> bool:
+        if self._stopped:
+            return False
+        now = self._clock.now()
         try:
-            self.is_leader = await self._leases.acquire(
-                LEASE, self.holder_id, self._clock.now(), self._ttl
-            )
+            self.is_leader = await self._leases.acquire(LEASE, self.holder_id, now, self._ttl)
         except Exception:
             log.exception("lease renewal failed")
             self.is_leader = False
+        self._lease_until = now + timedelta(seconds=self._ttl) if self.is_leader else None
         return self.is_leader
 
     async def _run(self, name: str) -> None:
+        if self._stopped:
+            return
+        # A lease that ran out since the last renewal (a paused process, a slow event
+        # loop) may already belong to another process: re-check before sweeping.
+        if self.is_leader and (self._lease_until is None or self._clock.now() >= self._lease_until):
+            await self.renew()
         if not self.is_leader:
             return
         async with self._locks[name]:  # never overlap a sweep with itself
@@ -113,9 +123,11 @@ class Jobs:
             )
 
     async def stop(self) -> None:
+        self._stopped = True
         if self.is_leader:
             try:
                 await self._leases.release(LEASE, self.holder_id)
             except Exception:
                 log.exception("lease release failed")
         self.is_leader = False
+        self._lease_until = None

@@ -1,7 +1,694 @@
-"""MongoDB repositories for the tips feature."""
+"""MongoDB repositories for the tips feature.
+
+Collections (all owned here; nothing else reads ``tip_identities``):
+- ``tips``: the tip body. ``_id`` is an opaque key derived from the intake message
+  (unique, so a redelivered update or a second press of Send never stores a tip twice),
+  ``code`` unique, ``point`` GeoJSON with a 2dsphere index. No Telegram identity.
+- ``tip_identities``: ``_id`` = tip id, the tipster's user id and profile, the bot
+  messages they may reply to, whether the receipt reached them. ``/forget`` deletes it.
+- ``tip_messages``: the two-way thread, one document per message.
+- ``tip_cards``: (chat id, message id) of every message showing a tip to an officer.
+- ``tip_drafts``: tips being collected in a private chat (expire after a day).
+- ``tips_meta``: the installation secret used for pseudonyms and opaque keys.
+- ``tip_group_hints``: "open a private chat" messages to delete from groups when due.
+
+Read-only adapters over other features' collections (documented in docs/integration.md):
+``MongoNoticeLookup`` (``notices``, ``deliveries``) and ``MongoMemberLookup`` (``members``).
+"""
 
 from __future__ import annotations
 
-from pymongo import IndexModel
+import contextlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
 
-INDEXES: dict[str, list[IndexModel]] = {}
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from groups.clock import Clock
+from groups.model import GeoPoint
+from storage.client import Database, Document
+from tips.model import (
+    Direction,
+    DraftMode,
+    Expect,
+    LocationSource,
+    NearFilter,
+    NearHit,
+    NoticeInfo,
+    Part,
+    PartKind,
+    ThreadMessage,
+    Tip,
+    TipCategory,
+    TipDraft,
+    TipLocation,
+    TipStatus,
+    TipsterIdentity,
+    Visibility,
+    best_location,
+)
+from tips.ports import CodeTaken
+
+DRAFT_TTL_S = 24 * 3600
+CARD_TTL_S = 365 * 24 * 3600
+THREAD_IDS_KEPT = 500
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "tips": [
+        IndexModel([("code", ASCENDING)], name="code_unique", unique=True),
+        IndexModel([("intake_key", ASCENDING)], name="intake_unique", unique=True, sparse=True),
+        IndexModel([("point", "2dsphere")], name="point_2dsphere"),
+        IndexModel([("notice_id", ASCENDING), ("created_at", DESCENDING)], name="notice_time"),
+        IndexModel(
+            [("sector", ASCENDING), ("area", ASCENDING), ("created_at", DESCENDING)],
+            name="scope_time",
+        ),
+        IndexModel([("locations.live_key", ASCENDING)], name="live_key", sparse=True),
+    ],
+    "tip_identities": [
+        IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
+        IndexModel(
+            [("user_id", ASCENDING), ("thread_message_ids", ASCENDING)], name="user_thread_msgs"
+        ),
+    ],
+    "tip_messages": [IndexModel([("tip_id", ASCENDING), ("at", ASCENDING)], name="tip_time")],
+    "tip_cards": [IndexModel([("at", ASCENDING)], name="ttl", expireAfterSeconds=CARD_TTL_S)],
+    "tip_group_hints": [IndexModel([("due", ASCENDING)], name="due")],
+    "tip_drafts": [
+        IndexModel([("updated_at", ASCENDING)], name="ttl", expireAfterSeconds=DRAFT_TTL_S),
+        IndexModel([("locations.live_key", ASCENDING)], name="live_key", sparse=True),
+    ],
+}
+
+
+# ---- mapping -------------------------------------------------------------------------
+
+
+def point_doc(p: GeoPoint) -> Document:
+    return {"type": "Point", "coordinates": [p.lon, p.lat]}
+
+
+def point_from(doc: Any) -> GeoPoint | None:
+    if not doc:
+        return None
+    lon, lat = doc["coordinates"]
+    return GeoPoint(float(lat), float(lon))
+
+
+def part_doc(p: Part) -> Document:
+    doc: Document = {"kind": p.kind.value}
+    for name in ("text", "file_id", "file_unique_id", "size", "mime", "file_name", "duration"):
+        value = getattr(p, name)
+        if value not in (None, ""):
+            doc[name] = value
+    if p.album:
+        doc["album"] = p.album
+    return doc
+
+
+def part_from(doc: Document) -> Part:
+    return Part(
+        kind=PartKind(doc["kind"]),
+        text=doc.get("text", ""),
+        file_id=doc.get("file_id"),
+        file_unique_id=doc.get("file_unique_id"),
+        size=doc.get("size"),
+        mime=doc.get("mime"),
+        file_name=doc.get("file_name"),
+        duration=doc.get("duration"),
+        album=doc.get("album"),
+    )
+
+
+def location_doc(loc: TipLocation) -> Document:
+    doc: Document = {"source": loc.source.value}
+    if loc.point is not None:
+        doc["point"] = point_doc(loc.point)
+    if loc.first_point is not None:
+        doc["first_point"] = point_doc(loc.first_point)
+    for name in ("accuracy_m", "address", "title", "live_key"):
+        value = getattr(loc, name)
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
+def location_from(doc: Document) -> TipLocation:
+    return TipLocation(
+        source=LocationSource(doc["source"]),
+        point=point_from(doc.get("point")),
+        accuracy_m=doc.get("accuracy_m"),
+        address=doc.get("address"),
+        title=doc.get("title"),
+        live_key=doc.get("live_key"),
+        first_point=point_from(doc.get("first_point")),
+    )
+
+
+def tip_doc(tip: Tip) -> Document:
+    doc: Document = {
+        "_id": tip.tip_id,
+        "intake_key": tip.tip_id,
+        "code": tip.code,
+        "notice_id": tip.notice_id,
+        "notice_ref": tip.notice_ref,
+        "notice_title": tip.notice_title,
+        "category": tip.category.value if tip.category else None,
+        "parts": [part_doc(p) for p in tip.parts],
+        "locations": [location_doc(loc) for loc in tip.locations],
+        "sector": tip.sector,
+        "area": tip.area,
+        "pseudonym": tip.pseudonym,
+        "status": tip.status.value,
+        "created_at": tip.created_at,
+        "updated_at": tip.updated_at,
+        "channel": tip.channel,
+        "forgotten": tip.forgotten,
+    }
+    best = tip.location
+    if best is not None and best.point is not None:
+        doc["point"] = point_doc(best.point)  # absent (not null) when unknown: 2dsphere
+        doc["location_source"] = best.source.value
+    return doc
+
+
+def tip_from(doc: Document) -> Tip:
+    return Tip(
+        tip_id=doc["_id"],
+        code=doc["code"],
+        notice_id=doc.get("notice_id"),
+        category=TipCategory(doc["category"]) if doc.get("category") else None,
+        parts=tuple(part_from(p) for p in doc.get("parts", [])),
+        locations=tuple(location_from(loc) for loc in doc.get("locations", [])),
+        sector=doc.get("sector"),
+        area=doc.get("area"),
+        pseudonym=doc.get("pseudonym", ""),
+        status=TipStatus(doc["status"]),
+        created_at=doc["created_at"],
+        updated_at=doc.get("updated_at") or doc["created_at"],
+        channel=doc.get("channel", "private"),
+        notice_ref=doc.get("notice_ref"),
+        notice_title=doc.get("notice_title"),
+        forgotten=bool(doc.get("forgotten", False)),
+    )
+
+
+def identity_doc(i: TipsterIdentity) -> Document:
+    return {
+        "_id": i.tip_id,
+        "user_id": i.user_id,
+        "first_name": i.first_name,
+        "last_name": i.last_name,
+        "username": i.username,
+        "language": i.language,
+        "created_at": i.created_at,
+        "receipt": "pending",
+        "thread_message_ids": [],
+    }
+
+
+def identity_from(doc: Document) -> TipsterIdentity:
+    return TipsterIdentity(
+        tip_id=doc["_id"],
+        user_id=int(doc["user_id"]),
+        first_name=doc.get("first_name", ""),
+        last_name=doc.get("last_name"),
+        username=doc.get("username"),
+        language=doc.get("language"),
+        created_at=doc.get("created_at"),
+    )
+
+
+def draft_doc(d: TipDraft, now: datetime) -> Document:
+    return {
+        "_id": d.user_id,
+        "mode": d.mode.value,
+        "expect": d.expect.value,
+        "started_at": d.started_at,
+        "updated_at": now,
+        "intake_key": d.intake_key,
+        "notice_id": d.notice_id,
+        "category": d.category.value if d.category else None,
+        "tip_id": d.tip_id,
+        "parts": [part_doc(p) for p in d.parts],
+        "locations": [location_doc(loc) for loc in d.locations],
+        "sector": d.sector,
+        "area": d.area,
+        "channel": d.channel,
+        "panel_message_id": d.panel_message_id,
+    }
+
+
+def draft_from(doc: Document) -> TipDraft:
+    parts = tuple(part_from(p) for p in doc.get("parts", []))
+    locations = tuple(location_from(loc) for loc in doc.get("locations", []))
+    albums = {p.album for p in parts if p.album}
+    steps = sum(1 for p in parts if not p.album) + len(albums) + len(locations)
+    return TipDraft(
+        user_id=int(doc["_id"]),
+        mode=DraftMode(doc["mode"]),
+        expect=Expect(doc["expect"]),
+        started_at=doc["started_at"],
+        intake_key=doc["intake_key"],
+        notice_id=doc.get("notice_id"),
+        category=TipCategory(doc["category"]) if doc.get("category") else None,
+        tip_id=doc.get("tip_id"),
+        parts=parts,
+        locations=locations,
+        steps=steps,
+        sector=doc.get("sector"),
+        area=doc.get("area"),
+        channel=doc.get("channel", "private"),
+        panel_message_id=doc.get("panel_message_id"),
+    )
+
+
+def message_doc(m: ThreadMessage) -> Document:
+    return {
+        "_id": m.message_id,
+        "tip_id": m.tip_id,
+        "direction": m.direction.value,
+        "parts": [part_doc(p) for p in m.parts],
+        "at": m.at,
+        "officer_id": m.officer_id,
+    }
+
+
+def message_from(doc: Document) -> ThreadMessage:
+    return ThreadMessage(
+        tip_id=doc["tip_id"],
+        direction=Direction(doc["direction"]),
+        parts=tuple(part_from(p) for p in doc.get("parts", [])),
+        at=doc["at"],
+        officer_id=doc.get("officer_id"),
+        message_id=doc["_id"],
+    )
+
+
+def visibility_query(v: Visibility) -> Document | None:
+    """A filter for what an officer may see; None when they may see nothing."""
+    if v.everything:
+        return {}
+    clauses: list[Document] = []
+    for sector, area in v.scopes:
+        clause: Document = {}
+        if sector is not None:
+            clause["sector"] = sector
+        if area is not None:
+            clause["area"] = area
+        if not clause:
+            return {}
+        clauses.append(clause)
+    if not clauses:
+        return None
+    return {"$or": clauses}
+
+
+# ---- repositories --------------------------------------------------------------------
+
+
+class MongoTipRepository:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._tips = db.tips
+        self._ids = db.tip_identities
+        self._msgs = db.tip_messages
+        self._cards = db.tip_cards
+        self._clock = clock
+
+    async def secret(self) -> bytes:
+        meta = self._db.tips_meta
+        doc = await meta.find_one({"_id": "secret"})
+        if doc is None:
+            with contextlib.suppress(DuplicateKeyError):  # another process was first
+                await meta.insert_one({"_id": "secret", "key": secrets.token_hex(32)})
+            doc = await meta.find_one({"_id": "secret"})
+            assert doc is not None
+        return bytes.fromhex(doc["key"])
+
+    async def create(self, tip: Tip, identity: TipsterIdentity) -> tuple[Tip, bool]:
+        # Identity first, keyed by the (deterministic) tip id: if the tip insert fails
+        # the orphan identity is invisible, and the retry completes the same tip.
+        await self._ids.update_one(
+            {"_id": tip.tip_id}, {"$setOnInsert": identity_doc(identity)}, upsert=True
+        )
+        try:
+            await self._tips.insert_one(tip_doc(tip))
+        except DuplicateKeyError:
+            existing = await self._tips.find_one({"_id": tip.tip_id})
+            if existing is not None:
+                return tip_from(existing), False
+            raise CodeTaken(tip.code) from None
+        return tip, True
+
+    async def get(self, tip_id: str) -> Tip | None:
+        doc = await self._tips.find_one({"_id": tip_id})
+        return tip_from(doc) if doc else None
+
+    async def append_parts(self, tip_id: str, parts: tuple[Part, ...], at: datetime) -> None:
+        await self._tips.update_one(
+            {"_id": tip_id},
+            {
+                "$addToSet": {"parts": {"$each": [part_doc(p) for p in parts]}},
+                "$set": {"updated_at": at},
+            },
+        )
+
+    async def by_code(self, code: str) -> Tip | None:
+        doc = await self._tips.find_one({"code": code})
+        return tip_from(doc) if doc else None
+
+    async def identity(self, tip_id: str) -> TipsterIdentity | None:
+        doc = await self._ids.find_one({"_id": tip_id})
+        return identity_from(doc) if doc else None
+
+    async def owner_of(self, tip_id: str) -> int | None:
+        doc = await self._ids.find_one({"_id": tip_id}, {"user_id": 1})
+        return int(doc["user_id"]) if doc else None
+
+    async def forget(self, tip_id: str, user_id: int, at: datetime) -> bool:
+        result = await self._ids.delete_one({"_id": tip_id, "user_id": user_id})
+        if result.deleted_count != 1:
+            return False
+        await self._tips.update_one(
+            {"_id": tip_id}, {"$set": {"forgotten": True, "updated_at": at}}
+        )
+        return True
+
+    async def recent_by(self, user_id: int, since: datetime) -> list[datetime]:
+        cursor = self._ids.find(
+            {"user_id": user_id, "created_at": {"$gte": since}}, {"created_at": 1}
+        )
+        return [d["created_at"] async for d in cursor]
+
+    async def tips_of(self, user_id: int, limit: int = 20) -> list[Tip]:
+        cursor = (
+            self._ids.find({"user_id": user_id}, {"_id": 1})
+            .sort("created_at", DESCENDING)
+            .limit(limit)
+        )
+        ids = [d["_id"] async for d in cursor]
+        found = {d["_id"]: tip_from(d) async for d in self._tips.find({"_id": {"$in": ids}})}
+        return [found[i] for i in ids if i in found]
+
+    async def set_status(self, tip_id: str, status: TipStatus, at: datetime) -> Tip | None:
+        doc = await self._tips.find_one_and_update(
+            {"_id": tip_id},
+            {"$set": {"status": status.value, "updated_at": at}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return tip_from(doc) if doc else None
+
+    async def update_live(self, live_key: str, point: GeoPoint, at: datetime) -> bool:
+        doc = await self._tips.find_one({"locations.live_key": live_key})
+        if doc is None:
+            return False
+        tip = tip_from(doc)
+        locations = tuple(
+            TipLocation(
+                loc.source,
+                point,
+                loc.accuracy_m,
+                loc.address,
+                loc.title,
+                loc.live_key,
+                loc.first_point or loc.point,
+            )
+            if loc.live_key == live_key
+            else loc
+            for loc in tip.locations
+        )
+        update: Document = {
+            "locations": [location_doc(loc) for loc in locations],
+            "updated_at": at,
+        }
+        best = best_location(locations)
+        if best is not None and best.point is not None:
+            update["point"] = point_doc(best.point)
+            update["location_source"] = best.source.value
+        await self._tips.update_one({"_id": tip.tip_id}, {"$set": update})
+        return True
+
+    async def by_notice(
+        self, notice_id: str, visibility: Visibility, skip: int, limit: int
+    ) -> tuple[list[Tip], int]:
+        scope = visibility_query(visibility)
+        if scope is None:
+            return [], 0
+        query = {"notice_id": notice_id, **scope}
+        total = await self._tips.count_documents(query)
+        cursor = (
+            self._tips.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return [tip_from(d) async for d in cursor], total
+
+    async def near(
+        self,
+        center: GeoPoint,
+        radius_m: float,
+        flt: NearFilter,
+        visibility: Visibility,
+        limit: int,
+    ) -> list[NearHit]:
+        scope = visibility_query(visibility)
+        if scope is None:
+            return []
+        query: Document = dict(scope)
+        if flt.notice_id is not None:
+            query["notice_id"] = flt.notice_id
+        if flt.statuses:
+            query["status"] = {"$in": [s.value for s in flt.statuses]}
+        created: Document = {}
+        if flt.since is not None:
+            created["$gte"] = flt.since
+        if flt.until is not None:
+            created["$lt"] = flt.until
+        if created:
+            query["created_at"] = created
+        pipeline: list[Document] = [
+            {
+                "$geoNear": {
+                    "near": point_doc(center),
+                    "distanceField": "distance_m",
+                    "maxDistance": radius_m,
+                    "spherical": True,
+                    "key": "point",
+                    "query": query,
+                }
+            },
+            {"$limit": limit},
+        ]
+        cursor = await self._tips.aggregate(pipeline)
+        return [NearHit(tip_from(d), float(d["distance_m"])) async for d in cursor]
+
+    async def add_message(self, message: ThreadMessage) -> bool:
+        try:
+            await self._msgs.insert_one(message_doc(message))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def thread(self, tip_id: str, limit: int = 50) -> list[ThreadMessage]:
+        cursor = (
+            self._msgs.find({"tip_id": tip_id}).sort([("at", ASCENDING), ("_id", ASCENDING)])
+        ).limit(limit)
+        return [message_from(d) async for d in cursor]
+
+    async def officers_in_thread(self, tip_id: str) -> list[int]:
+        ids = await self._msgs.distinct(
+            "officer_id", {"tip_id": tip_id, "direction": Direction.OFFICER.value}
+        )
+        return sorted(int(i) for i in ids if i is not None)
+
+    async def register_card(self, chat_id: int, message_id: int, tip_id: str) -> None:
+        await self._cards.update_one(
+            {"_id": f"{chat_id}:{message_id}"},
+            {
+                "$set": {
+                    "chat_id": chat_id,
+                    "message_id": message_id,
+                    "tip_id": tip_id,
+                    "at": self._clock.now(),
+                }
+            },
+            upsert=True,
+        )
+
+    async def card(self, chat_id: int, message_id: int) -> str | None:
+        doc = await self._cards.find_one({"_id": f"{chat_id}:{message_id}"})
+        return str(doc["tip_id"]) if doc else None
+
+    async def remember_tipster_message(self, tip_id: str, message_id: int) -> None:
+        await self._ids.update_one(
+            {"_id": tip_id},
+            {"$push": {"thread_message_ids": {"$each": [message_id], "$slice": -THREAD_IDS_KEPT}}},
+        )
+
+    async def tip_for_tipster_reply(self, user_id: int, message_id: int) -> str | None:
+        doc = await self._ids.find_one(
+            {"user_id": user_id, "thread_message_ids": message_id}, {"_id": 1}
+        )
+        return str(doc["_id"]) if doc else None
+
+    async def undelivered_receipts(self, user_id: int) -> list[Tip]:
+        ids = [
+            d["_id"]
+            async for d in self._ids.find({"user_id": user_id, "receipt": "pending"}, {"_id": 1})
+        ]
+        if not ids:
+            return []
+        cursor = self._tips.find({"_id": {"$in": ids}}).sort("created_at", ASCENDING)
+        return [tip_from(d) async for d in cursor]
+
+    async def mark_receipt(self, tip_id: str, delivered: bool) -> None:
+        await self._ids.update_one(
+            {"_id": tip_id}, {"$set": {"receipt": "delivered" if delivered else "pending"}}
+        )
+
+
+class MongoGroupHints:
+    """Short-lived "open a private chat" hints posted in groups, deleted when due."""
+
+    def __init__(self, db: Database) -> None:
+        self._c = db.tip_group_hints
+
+    async def add(self, chat_id: int, message_id: int, due: datetime) -> None:
+        await self._c.insert_one({"chat_id": chat_id, "message_id": message_id, "due": due})
+
+    async def claim_due(self, now: datetime) -> tuple[int, int] | None:
+        """Take one due hint (atomically: two sweepers never delete the same one)."""
+        doc = await self._c.find_one_and_delete({"due": {"$lte": now}})
+        return (int(doc["chat_id"]), int(doc["message_id"])) if doc else None
+
+
+class MongoTipDrafts:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._c = db.tip_drafts
+        self._clock = clock
+
+    def _fresh(self) -> Document:
+        # Expired drafts may linger until the TTL monitor runs: never read them.
+        return {"$gte": self._clock.now() - timedelta(seconds=DRAFT_TTL_S)}
+
+    async def get(self, user_id: int) -> TipDraft | None:
+        doc = await self._c.find_one({"_id": user_id, "updated_at": self._fresh()})
+        return draft_from(doc) if doc else None
+
+    async def put(self, draft: TipDraft) -> TipDraft | None:
+        before = await self._c.find_one_and_replace(
+            {"_id": draft.user_id},
+            draft_doc(draft, self._clock.now()),
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        return draft_from(before) if before else None
+
+    async def push_part(self, user_id: int, part: Part) -> tuple[TipDraft | None, bool]:
+        before = await self._c.find_one_and_update(
+            {"_id": user_id, "updated_at": self._fresh()},
+            {"$push": {"parts": part_doc(part)}, "$set": {"updated_at": self._clock.now()}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if before is None:
+            return None, False
+        new_step = part.album is None or all(
+            p.get("album") != part.album for p in before.get("parts", [])
+        )
+        before["parts"] = [*before.get("parts", []), part_doc(part)]
+        return draft_from(before), new_step
+
+    async def push_location(self, user_id: int, location: TipLocation) -> TipDraft | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": user_id, "updated_at": self._fresh()},
+            {
+                "$push": {"locations": location_doc(location)},
+                "$set": {"updated_at": self._clock.now()},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return draft_from(doc) if doc else None
+
+    async def set_fields(
+        self,
+        user_id: int,
+        *,
+        expect: Expect | None = None,
+        category: TipCategory | None = None,
+        panel_message_id: int | None = None,
+    ) -> TipDraft | None:
+        fields: Document = {"updated_at": self._clock.now()}
+        if expect is not None:
+            fields["expect"] = expect.value
+        if category is not None:
+            fields["category"] = category.value
+        if panel_message_id is not None:
+            fields["panel_message_id"] = panel_message_id
+        doc = await self._c.find_one_and_update(
+            {"_id": user_id, "updated_at": self._fresh()},
+            {"$set": fields},
+            return_document=ReturnDocument.AFTER,
+        )
+        return draft_from(doc) if doc else None
+
+    async def update_live(self, live_key: str, point: GeoPoint) -> bool:
+        result = await self._c.update_one(
+            {"locations.live_key": live_key},
+            {"$set": {"locations.$.point": point_doc(point), "updated_at": self._clock.now()}},
+        )
+        return result.matched_count > 0
+
+    async def delete(self, user_id: int) -> None:
+        await self._c.delete_one({"_id": user_id})
+
+
+class MongoNoticeLookup:
+    """Reads ``notices`` and ``deliveries`` (owned by the notices feature) as documented."""
+
+    def __init__(self, db: Database) -> None:
+        self._notices = db.notices
+        self._deliveries = db.deliveries
+
+    @staticmethod
+    def _from(doc: Document) -> NoticeInfo:
+        return NoticeInfo(
+            notice_id=str(doc["_id"]),
+            ref=str(doc.get("ref", "")),
+            title=str(doc.get("title", "")),
+            status=str(doc.get("status", "")),
+            created_by=doc.get("created_by"),
+            investigators=tuple(int(i) for i in doc.get("investigators") or ()),
+        )
+
+    async def by_ref(self, ref: str) -> NoticeInfo | None:
+        doc = await self._notices.find_one({"ref": ref})
+        return self._from(doc) if doc else None
+
+    async def by_id(self, notice_id: str) -> NoticeInfo | None:
+        doc = await self._notices.find_one({"_id": notice_id})
+        return self._from(doc) if doc else None
+
+    async def by_message(self, chat_id: int, message_id: int) -> NoticeInfo | None:
+        delivery = await self._deliveries.find_one(
+            {"chat_id": chat_id, "message_ids": message_id}, {"notice_id": 1}
+        )
+        if delivery is None:
+            return None
+        return await self.by_id(str(delivery["notice_id"]))
+
+
+class MongoMemberLookup:
+    """Reads a member's sector and area from ``members`` (owned by the groups feature)."""
+
+    def __init__(self, db: Database) -> None:
+        self._c = db.members
+
+    async def home(self, user_id: int) -> tuple[str | None, str | None]:
+        doc = await self._c.find_one({"_id": user_id}, {"sector": 1, "area": 1})
+        if doc is None:
+            return None, None
+        return doc.get("sector"), doc.get("area")

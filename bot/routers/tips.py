@@ -1,11 +1,978 @@
-"""Tip intake, follow-up threads, search and export."""
+"""Tip intake, follow-up threads, search and export.
+
+Ways in: the "report a tip" deep link under a notice (``/start tip_<ref>``), replying to a
+notice in a group, ``/tip`` (a general tip with a category), and forwarding a notice
+to the bot. A tip is collected in a private dialog (texts, media, albums, locations,
+addresses) until the member presses Send; it is stored before the member is told it
+arrived. Officers reply to tip cards to write to the tipster; the tipster's replies go
+back into the same thread.
+"""
 
 from __future__ import annotations
 
-from aiogram import Router
+import contextlib
+import logging
+import re
+from datetime import timedelta
+from typing import Any
 
+from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    MessageOriginChannel,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from pymongo.errors import PyMongoError
+
+from bot.commands import CommandSpec
 from bot.context import AppContext
+from bot.i18n import Translator
+from bot.tip_views import (
+    TipsterMessenger,
+    list_line,
+    media_summary,
+    pseudonym_label,
+    send_card,
+    status_name,
+    when,
+)
+from groups.errors import InvalidInput, NotFound
+from groups.model import GeoPoint
+from groups.roles import Permission, Principal
+from storage.tips import (
+    MongoGroupHints,
+    MongoMemberLookup,
+    MongoNoticeLookup,
+    MongoTipDrafts,
+    MongoTipRepository,
+)
+from tips.api import TipsApi
+from tips.flood import FloodLimit
+from tips.geo import checked_point
+from tips.geocoding import NominatimGeocoder
+from tips.model import (
+    Direction,
+    DraftMode,
+    Expect,
+    LocationSource,
+    NearFilter,
+    NoticeInfo,
+    Part,
+    PartKind,
+    Tip,
+    TipCategory,
+    TipDraft,
+    TipLocation,
+    TipStatus,
+    TipsterIdentity,
+)
+from tips.ports import Geocoder
+from tips.service import TextOutcome, TipLimits, TipService
+
+log = logging.getLogger(__name__)
+
+COMMANDS = (
+    CommandSpec("tip", Permission.SEND_TIPS, "private"),
+    CommandSpec("mytips", Permission.SEND_TIPS, "private"),
+    CommandSpec("addinfo", Permission.SEND_TIPS, "private", "<T-code>"),
+    CommandSpec("forget", Permission.SEND_TIPS, "private", "<T-code>"),
+    CommandSpec("tips", Permission.VIEW_TIPS, "private", "<notice ref> [page]"),
+    CommandSpec("tipinfo", Permission.VIEW_TIPS, "private", "<T-code>"),
+    CommandSpec("near", Permission.VIEW_TIPS, "private", "<km> [notice ref] [status] [7d|24h]"),
+    CommandSpec("tipexport", Permission.VIEW_TIPS, "private", "<notice ref>"),
+    CommandSpec("tipstatus", Permission.HANDLE_TIPS, "private", "<T-code> <status>"),
+    CommandSpec("reveal", Permission.REVEAL_TIPSTER, "private", "<T-code> <reason>"),
+)
+
+UNSUPPORTED = ("sticker", "poll", "game", "dice", "contact", "story", "invoice", "paid_media")
+REF_RE = re.compile(r"\bN-[0-9A-Z]{2,8}-[0-9A-Z]{1,8}\b", re.IGNORECASE)
+DEEP_REF_RE = re.compile(r"start=tip_([A-Za-z0-9_-]{1,60})")
+SPAN_RE = re.compile(r"^(\d{1,4})([dh])$", re.IGNORECASE)
+STATUS_ALIASES = {s.value: s for s in TipStatus} | {
+    "ack": TipStatus.ACKNOWLEDGED,
+    "new": TipStatus.NEW,
+    "新": TipStatus.NEW,
+    "已确认": TipStatus.ACKNOWLEDGED,
+    "处理中": TipStatus.IN_PROGRESS,
+    "已核实": TipStatus.VERIFIED,
+    "无价值": TipStatus.NOT_USEFUL,
+    "已关闭": TipStatus.CLOSED,
+}
+
+
+class TipCb(CallbackData, prefix="tp"):
+    action: str  # cat | send | cancel | addr
+    value: str = ""
+
+
+class TipPage(CallbackData, prefix="tpl"):
+    ref: str
+    page: int
+
+
+class NearQuery(StatesGroup):
+    waiting_location = State()
+
+
+def build_geocoder(ctx: AppContext) -> Geocoder | None:
+    s = ctx.settings
+    if s.tips_geocoder != "nominatim":
+        return None
+    return NominatimGeocoder(
+        user_agent=s.tips_nominatim_user_agent,
+        domain=s.tips_nominatim_domain,
+        timeout_s=s.tips_geocoder_timeout_s,
+        country_codes=s.tips_nominatim_country_codes,
+    )
+
+
+def limits_from(ctx: AppContext) -> TipLimits:
+    s = ctx.settings
+    return TipLimits(
+        max_text_chars=s.tips_max_text_chars,
+        max_parts=s.tips_max_parts,
+        max_file_bytes=s.tips_max_file_mb * 1024 * 1024,
+        flood=FloodLimit(s.tips_flood_limit, s.tips_flood_window_s),
+    )
+
+
+def identity_of(message_or_cb: Message | CallbackQuery) -> TipsterIdentity:
+    user = message_or_cb.from_user
+    assert user is not None
+    return TipsterIdentity(
+        tip_id="",
+        user_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language=user.language_code,
+    )
+
+
+def unsupported(message: Message) -> bool:
+    return any(getattr(message, name, None) is not None for name in UNSUPPORTED)
+
+
+def parts_of(message: Message) -> list[Part]:
+    """Files of a message (with its caption), kept by Telegram file id."""
+    caption = message.caption or ""
+    album = message.media_group_id
+    if message.photo:
+        p = message.photo[-1]
+        return [
+            Part(PartKind.PHOTO, caption, p.file_id, p.file_unique_id, p.file_size, album=album)
+        ]
+    media: list[tuple[PartKind, Any]] = [
+        (PartKind.VIDEO, message.video),
+        (PartKind.VOICE, message.voice),
+        (PartKind.AUDIO, message.audio),
+        (PartKind.ANIMATION, message.animation),
+        (PartKind.VIDEO_NOTE, message.video_note),
+        (PartKind.DOCUMENT, message.document),
+    ]
+    for kind, obj in media:
+        if obj is not None:
+            return [
+                Part(
+                    kind,
+                    caption,
+                    obj.file_id,
+                    obj.file_unique_id,
+                    getattr(obj, "file_size", None),
+                    getattr(obj, "mime_type", None),
+                    getattr(obj, "file_name", None),
+                    getattr(obj, "duration", None),
+                    album,
+                )
+            ]
+    if message.text:
+        return [Part(PartKind.TEXT, message.text)]
+    return []
+
+
+def category_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=t(f"tips.category.{c.value}"),
+                callback_data=TipCb(action="cat", value=c.value).pack(),
+            )
+        ]
+        for c in TipCategory
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=t("tips.button.cancel"), callback_data=TipCb(action="cancel").pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def panel_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t("tips.button.send"), callback_data=TipCb(action="send").pack()
+                ),
+                InlineKeyboardButton(
+                    text=t("tips.button.address"), callback_data=TipCb(action="addr").pack()
+                ),
+            ],
+            [
+                InlineKeyboardButton(
+                    text=t("tips.button.cancel"), callback_data=TipCb(action="cancel").pack()
+                )
+            ],
+        ]
+    )
+
+
+def location_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=t("tips.button.share_location"), request_location=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+        is_persistent=False,
+    )
+
+
+def parse_near_args(
+    args: list[str],
+) -> tuple[float, str | None, tuple[TipStatus, ...], timedelta | None]:
+    if not args:
+        raise InvalidInput("tips.near_usage")
+    try:
+        radius = float(args[0].lower().removesuffix("km").replace(",", "."))
+    except ValueError:
+        raise InvalidInput("tips.near_usage") from None
+    ref: str | None = None
+    statuses: list[TipStatus] = []
+    span: timedelta | None = None
+    for raw in args[1:]:
+        token = raw.strip()
+        if REF_RE.fullmatch(token):
+            ref = token.upper()
+        elif token.lower() in STATUS_ALIASES:
+            statuses.append(STATUS_ALIASES[token.lower()])
+        elif m := SPAN_RE.match(token):
+            n = int(m.group(1))
+            span = timedelta(days=n) if m.group(2).lower() == "d" else timedelta(hours=n)
+        else:
+            raise InvalidInput("tips.near_bad_filter", token=token[:32])
+    return radius, ref, tuple(statuses), span
 
 
 def setup(ctx: AppContext) -> Router:
-    return Router(name="tips")
+    router = Router(name="tips")
+    ctx.commands.add(*COMMANDS)
+    settings = ctx.settings
+    tz = settings.tz
+    repo = MongoTipRepository(ctx.db, ctx.clock)
+    service = TipService(
+        repo,
+        MongoTipDrafts(ctx.db, ctx.clock),
+        MongoNoticeLookup(ctx.db),
+        MongoMemberLookup(ctx.db),
+        ctx.events,
+        ctx.audit,
+        ctx.clock,
+        limits=limits_from(ctx),
+        geocoder=build_geocoder(ctx),
+    )
+    api = TipsApi(service)
+    messenger = TipsterMessenger(ctx.bot, service, ctx.users, settings.default_locale)
+    ctx.provide(tips_api=api, tipster_messenger=messenger, tip_service=service)
+    hints = MongoGroupHints(ctx.db)
+    bot_username: dict[str, str] = {}
+
+    async def deep_link(ref: str) -> str:
+        if "name" not in bot_username:
+            me = await ctx.bot.me()
+            bot_username["name"] = me.username or ""
+        return f"https://t.me/{bot_username['name']}?start=tip_{ref}"
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    async def open_dialog(
+        message: Message, t: Translator, notice: NoticeInfo | None, user_id: int
+    ) -> None:
+        _, discarded = await service.start(user_id, message.chat.id, message.message_id, notice)
+        if discarded:
+            await message.answer(t("tips.draft_discarded"))
+        if notice is None:
+            await message.answer(t("tips.choose_category"), reply_markup=category_keyboard(t))
+            return
+        await message.answer(
+            t("tips.start_notice", ref=notice.ref, title=notice.title),
+            reply_markup=location_keyboard(t),
+        )
+        await message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
+
+    async def deliver_pending_receipts(user_id: int, t: Translator) -> None:
+        for tip in await repo.undelivered_receipts(user_id):
+            try:
+                sent = await ctx.bot.send_message(user_id, receipt_text(t, tip, from_group=True))
+            except TelegramAPIError:
+                return
+            await repo.mark_receipt(tip.tip_id, True)
+            await repo.remember_tipster_message(tip.tip_id, sent.message_id)
+
+    def receipt_text(t: Translator, tip: Tip, *, from_group: bool = False) -> str:
+        subject = (
+            t("tips.receipt_notice", ref=tip.notice_ref, title=tip.notice_title or "")
+            if tip.notice_ref
+            else ""
+        )
+        key = "tips.received_from_group" if from_group else "tips.received"
+        return t(key, code=tip.code, subject=subject)
+
+    async def ack(message: Message, t: Translator, draft: TipDraft, key: str) -> None:
+        await message.answer(t(key, steps=draft.steps), reply_markup=panel_keyboard(t))
+
+    # ---- ways in --------------------------------------------------------------------------
+
+    @router.message(
+        CommandStart(deep_link=True, magic=F.args.startswith("tip_")),
+        flags={"chat": "private", "perm": Permission.SEND_TIPS},
+    )
+    async def start_from_link(message: Message, command: CommandObject, t: Translator) -> None:
+        assert message.from_user is not None
+        await deliver_pending_receipts(message.from_user.id, t)
+        ref = (command.args or "").removeprefix("tip_")
+        notice = await service.notice_for_tips(ref)
+        await open_dialog(message, t, notice, message.from_user.id)
+
+    @router.message(Command("tip"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    async def start_general(message: Message, t: Translator) -> None:
+        assert message.from_user is not None
+        await open_dialog(message, t, None, message.from_user.id)
+
+    @router.message(F.chat.type == "private", F.forward_origin)
+    async def forwarded_notice(message: Message, t: Translator, principal: Principal) -> None:
+        assert message.from_user is not None
+        if not principal.can(Permission.SEND_TIPS):
+            raise SkipHandler
+        notice = await notice_of_forward(message)
+        if notice is None:
+            if await service.draft(message.from_user.id) is not None:
+                raise SkipHandler  # a forward as part of a tip being collected
+            await message.answer(t("tips.forward_not_notice"))
+            return
+        if not notice.accepts_tips:
+            raise InvalidInput("tips.notice_closed", ref=notice.ref)
+        await open_dialog(message, t, notice, message.from_user.id)
+
+    async def notice_of_forward(message: Message) -> NoticeInfo | None:
+        origin = message.forward_origin
+        if isinstance(origin, MessageOriginChannel):
+            found = await service.notices.by_message(origin.chat.id, origin.message_id)
+            if found is not None:
+                return found
+        texts = [message.text or "", message.caption or ""]
+        if message.reply_markup is not None:
+            for row in message.reply_markup.inline_keyboard:
+                texts.extend(b.url or "" for b in row)
+        for text in texts:
+            for m in DEEP_REF_RE.finditer(text):
+                found = await service.notices.by_ref(m.group(1).upper())
+                if found is not None:
+                    return found
+            for m in REF_RE.finditer(text):
+                found = await service.notices.by_ref(m.group(0).upper())
+                if found is not None:
+                    return found
+        return None
+
+    @router.message(
+        F.chat.type.in_({"group", "supergroup"}),
+        F.reply_to_message,
+        ~F.text.startswith("/"),
+    )
+    async def group_reply(message: Message, t: Translator, principal: Principal) -> None:
+        reply_to = message.reply_to_message
+        assert reply_to is not None
+        if message.from_user is None or message.from_user.is_bot:
+            raise SkipHandler
+        if reply_to.from_user is None or reply_to.from_user.id != ctx.settings.bot_id:
+            raise SkipHandler
+        notice = await service.notices.by_message(message.chat.id, reply_to.message_id)
+        if notice is None or not principal.can(Permission.SEND_TIPS):
+            raise SkipHandler
+        group = await ctx.groups.get(message.chat.id)
+        delete = group.delete_tip_replies if group is not None else True
+        parts = parts_of(message)
+        locations: list[TipLocation] = []
+        if message.location is not None:
+            loc = message.location
+            locations.append(
+                TipLocation(
+                    LocationSource.TELEGRAM,
+                    checked_point(loc.latitude, loc.longitude),
+                    loc.horizontal_accuracy,
+                )
+            )
+        if not parts and not locations:
+            raise SkipHandler  # a sticker or poll is not a tip: leave it to the group
+        user = message.from_user
+        error: InvalidInput | None = None
+        tip: Tip | None = None
+        try:
+            tip, created = await service.submit_group_reply(
+                identity_of(message),
+                notice,
+                message.chat.id,
+                message.message_id,
+                tuple(parts),
+                tuple(locations),
+                group.sector if group else None,
+                group.area if group else None,
+                album=message.media_group_id,
+            )
+        except InvalidInput as exc:  # flood, closed notice, too long: refuse privately
+            error, created = exc, False
+        except PyMongoError:
+            # Not stored. The public reply still goes (safety first); tell them privately.
+            log.exception("could not store a group reply tip")
+            error, created = InvalidInput("core.db_unavailable"), False
+        if delete:
+            try:
+                await message.delete()
+            except TelegramAPIError as exc:
+                log.warning("could not delete a tip reply in %s: %s", message.chat.id, exc)
+        private_text = (
+            t(error.key, **error.params)
+            if error is not None
+            else receipt_text(t, tip, from_group=True)
+            if tip is not None and created
+            else None
+        )
+        if private_text is None:
+            return
+        try:
+            sent = await ctx.bot.send_message(user.id, private_text)
+        except (TelegramForbiddenError, TelegramBadRequest):
+            link = await deep_link(notice.ref)
+            hint = await ctx.bot.send_message(
+                message.chat.id,
+                t("tips.group_hint", name=user.first_name, link=link),
+            )
+            due = ctx.clock.now() + timedelta(seconds=settings.tips_group_hint_ttl_s)
+            await hints.add(message.chat.id, hint.message_id, due)
+            ctx.jobs.wake_at("tips.group_hints", due)
+            return
+        if tip is not None and error is None:
+            await repo.mark_receipt(tip.tip_id, True)
+            await repo.remember_tipster_message(tip.tip_id, sent.message_id)
+
+    async def delete_due_hints() -> None:
+        now = ctx.clock.now()
+        while (due := await hints.claim_due(now)) is not None:
+            with contextlib.suppress(TelegramAPIError):
+                await ctx.bot.delete_message(*due)
+
+    ctx.jobs.every("tips.group_hints", 20, delete_due_hints)
+
+    # ---- member commands --------------------------------------------------------------
+
+    @router.message(Command("addinfo"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    async def add_info(message: Message, command: CommandObject, t: Translator) -> None:
+        assert message.from_user is not None
+        if not command.args:
+            raise InvalidInput("tips.addinfo_usage")
+        tip, discarded = await service.start_add(
+            message.from_user.id, command.args, message.chat.id, message.message_id
+        )
+        if discarded:
+            await message.answer(t("tips.draft_discarded"))
+        await message.answer(t("tips.add_start", code=tip.code), reply_markup=location_keyboard(t))
+        await message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
+
+    @router.message(Command("forget"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    async def forget(message: Message, command: CommandObject, t: Translator) -> None:
+        assert message.from_user is not None
+        if not command.args:
+            raise InvalidInput("tips.forget_usage")
+        tip = await service.forget(command.args.strip(), message.from_user.id)
+        await message.answer(t("tips.forgotten", code=tip.code))
+
+    @router.message(Command("mytips"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    async def my_tips(message: Message, t: Translator) -> None:
+        assert message.from_user is not None
+        tips = await service.mine(message.from_user.id)
+        if not tips:
+            await message.answer(t("tips.mine_empty"))
+            return
+        lines = [t("tips.mine_header")]
+        for tip in tips:
+            subject = tip.notice_ref or t(f"tips.category.{(tip.category or 'other')}")
+            lines.append(
+                f"• {tip.code} · {status_name(t, tip.status)} · {subject} · "
+                f"{when(tip.created_at, tz)}"
+            )
+            thread = await repo.thread(tip.tip_id, limit=200)
+            if thread:
+                last = thread[-1]
+                who = (
+                    t("tips.thread_officer")
+                    if last.direction is Direction.OFFICER
+                    else t("tips.thread_you")
+                )
+                text = " ".join(" ".join(p.text for p in last.parts).split())[:60]
+                text = text or media_summary(t, last.parts)
+                lines.append("   " + t("tips.mine_thread", count=len(thread), who=who, text=text))
+        lines.append("")
+        lines.append(t("tips.mine_footer"))
+        await message.answer("\n".join(lines)[:4096])
+
+    # ---- officers ---------------------------------------------------------------------
+
+    async def tips_page(
+        t: Translator, principal: Principal, ref: str, page: int
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        notice, pg = await service.list_for_notice(principal, ref, page)
+        if pg.total == 0:
+            return t("tips.list_empty", ref=notice.ref), None
+        lines = [
+            t(
+                "tips.list_header",
+                ref=notice.ref,
+                title=notice.title,
+                total=pg.total,
+                page=pg.page + 1,
+                pages=pg.pages,
+            )
+        ]
+        for i, tip in enumerate(pg.tips, start=pg.page * service.limits.page_size + 1):
+            lines.append(f"{i}. {list_line(t, tip, tz)}")
+        lines.append("")
+        lines.append(t("tips.list_footer"))
+        buttons = []
+        if pg.page > 0:
+            buttons.append(
+                InlineKeyboardButton(
+                    text=t("tips.button.prev"),
+                    callback_data=TipPage(ref=notice.ref, page=pg.page - 1).pack(),
+                )
+            )
+        if pg.page + 1 < pg.pages:
+            buttons.append(
+                InlineKeyboardButton(
+                    text=t("tips.button.next"),
+                    callback_data=TipPage(ref=notice.ref, page=pg.page + 1).pack(),
+                )
+            )
+        markup = InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+        return "\n".join(lines)[:4096], markup
+
+    @router.message(Command("tips"), flags={"chat": "private", "perm": Permission.VIEW_TIPS})
+    async def list_tips(
+        message: Message, command: CommandObject, t: Translator, principal: Principal
+    ) -> None:
+        args = (command.args or "").split()
+        if not args or len(args) > 2:
+            raise InvalidInput("tips.tips_usage")
+        page = 0
+        if len(args) == 2:
+            if not args[1].isdigit() or int(args[1]) < 1:
+                raise InvalidInput("tips.tips_usage")
+            page = int(args[1]) - 1
+        text, markup = await tips_page(t, principal, args[0], page)
+        await message.answer(text, reply_markup=markup)
+
+    @router.callback_query(TipPage.filter(), flags={"perm": Permission.VIEW_TIPS})
+    async def page_tips(
+        cb: CallbackQuery, callback_data: TipPage, t: Translator, principal: Principal
+    ) -> None:
+        text, markup = await tips_page(t, principal, callback_data.ref, callback_data.page)
+        if isinstance(cb.message, Message):
+            with contextlib.suppress(TelegramBadRequest):
+                await cb.message.edit_text(text, reply_markup=markup)
+        await cb.answer()
+
+    @router.message(Command("tipinfo"), flags={"chat": "private", "perm": Permission.VIEW_TIPS})
+    async def tip_info(
+        message: Message, command: CommandObject, t: Translator, principal: Principal
+    ) -> None:
+        if not command.args:
+            raise InvalidInput("tips.tipinfo_usage")
+        tip = await service.visible_tip(principal, command.args.strip())
+        await send_card(ctx.bot, api, message.chat.id, tip, t, tz)
+        thread = await repo.thread(tip.tip_id)
+        if thread:
+            lines = [t("tips.thread_title", code=tip.code)]
+            for m in thread:
+                who = (
+                    t("tips.thread_officer_n", officer=m.officer_id)
+                    if m.direction is Direction.OFFICER
+                    else pseudonym_label(t, tip.pseudonym)
+                )
+                text = " ".join(p.text for p in m.parts if p.text) or media_summary(t, m.parts)
+                lines.append(f"[{when(m.at, tz)}] {who}: {text}")
+            sent = await message.answer("\n".join(lines)[:4096])
+            await api.register_card(message.chat.id, sent.message_id, tip.tip_id)
+
+    @router.message(Command("tipstatus"), flags={"chat": "private", "perm": Permission.HANDLE_TIPS})
+    async def tip_status(
+        message: Message, command: CommandObject, t: Translator, principal: Principal
+    ) -> None:
+        args = (command.args or "").split()
+        if len(args) != 2 or args[1].lower() not in STATUS_ALIASES:
+            raise InvalidInput("tips.tipstatus_usage")
+        tip = await service.visible_tip(principal, args[0])
+        if not await service.officer_may_handle(principal, tip):
+            raise NotFound("tips.unknown_code", code=tip.code)
+        status = STATUS_ALIASES[args[1].lower()]
+        updated = await service.set_status(tip.tip_id, status, principal.user_id)
+        await message.answer(
+            t("tips.status_set", code=updated.code, status=status_name(t, updated.status))
+        )
+        if status is not tip.status:
+            await messenger.send(tip.tip_id, f"tips.status_changed.{status.value}")
+
+    @router.message(Command("reveal"), flags={"chat": "private", "perm": Permission.REVEAL_TIPSTER})
+    async def reveal(
+        message: Message, command: CommandObject, t: Translator, principal: Principal
+    ) -> None:
+        args = (command.args or "").split(maxsplit=1)
+        if len(args) < 2:
+            raise InvalidInput("tips.reveal_usage")
+        tip, identity = await service.reveal(principal, args[0], args[1])
+        if identity is None:
+            await message.answer(t("tips.reveal_forgotten", code=tip.code))
+            return
+        await message.answer(
+            t(
+                "tips.revealed",
+                code=tip.code,
+                name=identity.display_name,
+                username=f"@{identity.username}" if identity.username else "—",
+                user_id=identity.user_id,
+                language=identity.language or "—",
+            )
+        )
+
+    @router.message(Command("tipexport"), flags={"chat": "private", "perm": Permission.VIEW_TIPS})
+    async def export(
+        message: Message, command: CommandObject, t: Translator, principal: Principal
+    ) -> None:
+        from tips.export import to_csv, to_geojson
+
+        ref = (command.args or "").strip()
+        if not ref:
+            raise InvalidInput("tips.export_usage")
+        notice, tips = await service.export(principal, ref)
+        stamp = ctx.clock.now().astimezone(tz).strftime("%Y%m%d-%H%M")
+        base = f"tips-{notice.ref}-{stamp}"
+        await message.answer_document(
+            BufferedInputFile(to_geojson(tips).encode(), f"{base}.geojson"),
+            caption=t("tips.export_geojson", ref=notice.ref, count=len(tips)),
+        )
+        await message.answer_document(
+            BufferedInputFile(to_csv(tips).encode(), f"{base}.csv"),
+            caption=t("tips.export_csv", ref=notice.ref, count=len(tips)),
+        )
+
+    async def run_near(
+        message: Message,
+        t: Translator,
+        principal: Principal,
+        center: GeoPoint,
+        data: dict[str, Any],
+    ) -> None:
+        flt = NearFilter(
+            notice_id=data.get("notice_id"),
+            statuses=tuple(TipStatus(s) for s in data.get("statuses", [])),
+            since=ctx.clock.now() - timedelta(seconds=data["span_s"])
+            if data.get("span_s")
+            else None,
+        )
+        hits = await service.near(principal, center, float(data["radius_km"]), flt)
+        if not hits:
+            await message.answer(
+                t("tips.near_empty", km=data["radius_km"]), reply_markup=ReplyKeyboardRemove()
+            )
+            return
+        lines = [t("tips.near_header", km=data["radius_km"], count=len(hits))]
+        for i, hit in enumerate(hits, start=1):
+            lines.append(f"{i}. {list_line(t, hit.tip, tz, hit.distance_m)}")
+        lines.append("")
+        lines.append(t("tips.list_footer"))
+        await message.answer("\n".join(lines)[:4096], reply_markup=ReplyKeyboardRemove())
+
+    @router.message(Command("near"), flags={"chat": "private", "perm": Permission.VIEW_TIPS})
+    async def near(
+        message: Message,
+        command: CommandObject,
+        t: Translator,
+        principal: Principal,
+        state: FSMContext,
+    ) -> None:
+        radius, ref, statuses, span = parse_near_args((command.args or "").split())
+        if not 0 < radius <= service.limits.max_radius_km:
+            raise InvalidInput("tips.bad_radius", max_km=int(service.limits.max_radius_km))
+        notice = await service.notice_ref_filter(ref) if ref else None
+        data = {
+            "radius_km": radius,
+            "notice_id": notice.notice_id if notice else None,
+            "statuses": [s.value for s in statuses],
+            "span_s": span.total_seconds() if span else None,
+        }
+        replied = message.reply_to_message
+        if replied is not None and (replied.location or replied.venue):
+            loc = replied.location or (replied.venue.location if replied.venue else None)
+            assert loc is not None
+            await run_near(message, t, principal, GeoPoint(loc.latitude, loc.longitude), data)
+            return
+        await state.set_state(NearQuery.waiting_location)
+        await state.set_data(data)
+        await message.answer(t("tips.near_ask_location"), reply_markup=location_keyboard(t))
+
+    @router.message(
+        StateFilter(NearQuery.waiting_location),
+        F.chat.type == "private",
+        F.location | F.venue,
+        flags={"perm": Permission.VIEW_TIPS},
+    )
+    async def near_location(
+        message: Message, t: Translator, principal: Principal, state: FSMContext
+    ) -> None:
+        data = await state.get_data()
+        await state.clear()
+        loc = message.location or (message.venue.location if message.venue else None)
+        assert loc is not None
+        await run_near(message, t, principal, GeoPoint(loc.latitude, loc.longitude), data)
+
+    # ---- threads: officer replies to a tip card, tipster replies to the bot -------------
+
+    @router.message(F.chat.type == "private", F.reply_to_message)
+    async def reply_in_thread(message: Message, t: Translator, principal: Principal) -> None:
+        reply_to = message.reply_to_message
+        assert reply_to is not None and message.from_user is not None
+        if message.text and message.text.startswith("/"):
+            raise SkipHandler
+        card_tip = await repo.card(message.chat.id, reply_to.message_id)
+        if card_tip is not None:
+            await officer_reply(message, t, principal, card_tip)
+            return
+        tip_id = await repo.tip_for_tipster_reply(message.from_user.id, reply_to.message_id)
+        if tip_id is not None:
+            await tipster_reply(message, t, tip_id)
+            return
+        raise SkipHandler
+
+    async def officer_reply(
+        message: Message, t: Translator, principal: Principal, tip_id: str
+    ) -> None:
+        tip = await repo.get(tip_id)
+        if tip is None or not await service.officer_may_handle(principal, tip):
+            raise NotFound("tips.card_not_yours")
+        if unsupported(message):
+            raise InvalidInput("tips.unsupported")
+        parts = parts_of(message)
+        if not parts:
+            raise InvalidInput("tips.relay_unsupported")
+        if await repo.identity(tip_id) is None:
+            await message.answer(t("tips.relay_forgotten", code=tip.code))
+            return
+        key = await service.key("officer", message.chat.id, message.message_id)
+        stored = await service.add_thread(
+            tip, Direction.OFFICER, tuple(parts), message_id=key, officer_id=principal.user_id
+        )
+        if stored is None:
+            return  # the same message again
+        if await messenger.relay(tip_id, message):
+            await message.answer(t("tips.relayed", code=tip.code))
+        else:
+            await message.answer(t("tips.relay_failed", code=tip.code))
+
+    async def tipster_reply(message: Message, t: Translator, tip_id: str) -> None:
+        tip = await repo.get(tip_id)
+        if tip is None:
+            raise NotFound("tips.unknown_code", code="?")
+        if unsupported(message):
+            raise InvalidInput("tips.unsupported")
+        parts = parts_of(message)
+        if message.location is not None:
+            loc = message.location
+            point = checked_point(loc.latitude, loc.longitude)
+            parts.append(Part(PartKind.TEXT, text=f"📍 {point.lat:.6f}, {point.lon:.6f}"))
+        if not parts:
+            raise InvalidInput("tips.unsupported")
+        for part in parts:
+            if part.size is not None and part.size > service.limits.max_file_bytes:
+                raise InvalidInput(
+                    "tips.file_too_big", limit_mb=service.limits.max_file_bytes // 1048576
+                )
+        key = await service.key("tipster", message.chat.id, message.message_id)
+        stored = await service.add_thread(tip, Direction.TIPSTER, tuple(parts), message_id=key)
+        if stored is None:
+            return
+        for officer_id in await repo.officers_in_thread(tip_id):
+            await forward_to_officer(officer_id, tip, message)
+        await message.answer(t("tips.added_to_thread", code=tip.code))
+
+    async def forward_to_officer(officer_id: int, tip: Tip, message: Message) -> None:
+        ot = await messenger.translator(officer_id)
+        try:
+            head = await ctx.bot.send_message(
+                officer_id,
+                ot("tips.tipster_replied", code=tip.code, who=pseudonym_label(ot, tip.pseudonym))
+                + (f"\n\n{message.text}" if message.text else ""),
+            )
+            await api.register_card(officer_id, head.message_id, tip.tip_id)
+            if message.text is None:
+                copied = await ctx.bot.copy_message(officer_id, message.chat.id, message.message_id)
+                await api.register_card(officer_id, copied.message_id, tip.tip_id)
+        except TelegramAPIError as exc:
+            log.info("could not pass a tipster reply to officer %s: %s", officer_id, exc)
+
+    # ---- collecting a draft ------------------------------------------------------------
+
+    async def has_draft(message: Message) -> bool | dict[str, Any]:
+        if message.chat.type != "private" or message.from_user is None:
+            return False
+        if message.text is not None and message.text.startswith("/"):
+            return False
+        draft = await service.draft(message.from_user.id)
+        return {"draft": draft} if draft is not None else False
+
+    @router.message(has_draft, flags={"perm": Permission.SEND_TIPS})
+    async def collect(message: Message, t: Translator, draft: TipDraft) -> None:
+        assert message.from_user is not None
+        uid = message.from_user.id
+        if unsupported(message):
+            raise InvalidInput("tips.unsupported")
+        if draft.expect is Expect.CATEGORY:
+            raise InvalidInput("tips.pick_category_first")
+        if message.location is not None or message.venue is not None:
+            await collect_location(message, t, uid)
+            return
+        if message.text is not None:
+            stored, outcome = await service.add_text(uid, message.text)
+            key = {
+                TextOutcome.TEXT: "tips.added",
+                TextOutcome.COORDINATES: "tips.added_coordinates",
+                TextOutcome.GEOCODED: "tips.added_geocoded",
+                TextOutcome.ADDRESS_ONLY: "tips.added_address_only",
+            }[outcome]
+            if outcome is TextOutcome.ADDRESS_ONLY:
+                await message.answer(t(key, steps=stored.steps), reply_markup=location_keyboard(t))
+                await message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
+                return
+            await ack(message, t, stored, key)
+            return
+        parts = parts_of(message)
+        if not parts:
+            raise InvalidInput("tips.unsupported")
+        stored, new_step = await service.add_part(uid, parts[0])
+        if new_step:
+            await ack(
+                message, t, stored, "tips.added_album" if message.media_group_id else "tips.added"
+            )
+
+    async def collect_location(message: Message, t: Translator, uid: int) -> None:
+        if message.venue is not None:
+            v = message.venue
+            location = TipLocation(
+                LocationSource.VENUE,
+                checked_point(v.location.latitude, v.location.longitude),
+                v.location.horizontal_accuracy,
+                address=v.address,
+                title=v.title,
+            )
+        else:
+            loc = message.location
+            assert loc is not None
+            live = bool(loc.live_period)
+            point = checked_point(loc.latitude, loc.longitude)
+            location = TipLocation(
+                LocationSource.LIVE if live else LocationSource.TELEGRAM,
+                point,
+                loc.horizontal_accuracy,
+                live_key=await service.key("live", message.chat.id, message.message_id)
+                if live
+                else None,
+                first_point=point if live else None,
+            )
+        stored = await service.add_location(uid, location)
+        await ack(message, t, stored, "tips.added_location")
+
+    @router.edited_message(F.chat.type == "private", F.location)
+    async def live_moved(message: Message) -> None:
+        loc = message.location
+        assert loc is not None
+        with contextlib.suppress(InvalidInput):
+            point = checked_point(loc.latitude, loc.longitude)
+            key = await service.key("live", message.chat.id, message.message_id)
+            await service.update_live(key, point)
+
+    # ---- dialog buttons ----------------------------------------------------------------
+
+    @router.callback_query(TipCb.filter(), flags={"perm": Permission.SEND_TIPS})
+    async def dialog_button(cb: CallbackQuery, callback_data: TipCb, t: Translator) -> None:
+        uid = cb.from_user.id
+        chat_ok = isinstance(cb.message, Message) and cb.message.chat.type == "private"
+        draft = await service.draft(uid) if chat_ok else None
+        if draft is None:
+            await cb.answer(t("core.stale_button"), show_alert=True)
+            return
+        action = callback_data.action
+        if action == "cat":
+            if draft.expect is not Expect.CATEGORY or callback_data.value not in set(TipCategory):
+                await cb.answer(t("core.stale_button"), show_alert=True)
+                return
+            category = TipCategory(callback_data.value)
+            await service.choose_category(uid, category)
+            await cb.answer()
+            assert isinstance(cb.message, Message)
+            await cb.message.answer(
+                t("tips.start_general", category=t(f"tips.category.{category.value}")),
+                reply_markup=location_keyboard(t),
+            )
+            await cb.message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
+        elif action == "addr":
+            if draft.expect is Expect.CATEGORY:
+                await cb.answer(t("tips.pick_category_first"), show_alert=True)
+                return
+            await service.expect_address(uid)
+            await cb.answer()
+            assert isinstance(cb.message, Message)
+            await cb.message.answer(t("tips.ask_address"))
+        elif action == "cancel":
+            await service.cancel(uid)
+            await cb.answer()
+            assert isinstance(cb.message, Message)
+            await cb.message.answer(t("tips.cancelled"), reply_markup=ReplyKeyboardRemove())
+        elif action == "send":
+            tip, _ = await service.submit(identity_of(cb))
+            await cb.answer()
+            assert isinstance(cb.message, Message)
+            with contextlib.suppress(TelegramBadRequest):
+                await cb.message.edit_reply_markup(reply_markup=None)
+            if draft.mode is DraftMode.ADD:
+                await cb.message.answer(
+                    t("tips.added_to_thread", code=tip.code), reply_markup=ReplyKeyboardRemove()
+                )
+                return
+            sent = await cb.message.answer(receipt_text(t, tip), reply_markup=ReplyKeyboardRemove())
+            await repo.mark_receipt(tip.tip_id, True)
+            await repo.remember_tipster_message(tip.tip_id, sent.message_id)
+        else:
+            await cb.answer(t("core.bad_callback"), show_alert=True)
+
+    return router

@@ -1,9 +1,8 @@
 """Issue 7 end to end: the real bot over the fake Bot API and the real database.
 
-Tips and notices are inserted in their documented shape (docs/integration.md). Until
-the tips feature provides ``tipster_messenger`` on main, ``RecordingMessenger`` stands in
-for it: it resolves the tipster from the tips feature's identity records, as the real one
-does, so the rewards code under test is the same either way.
+Notices are inserted in their documented shape (docs/integration.md); tips are created
+with the tips feature's own repository, so the real ``tips_api`` and ``tipster_messenger``
+(provided by the tips router) resolve them: the rewards code never sees who a tipster is.
 """
 
 from __future__ import annotations
@@ -15,48 +14,21 @@ from decimal import Decimal
 from typing import Any
 
 from bot.i18n import Translator
+from bot.tip_views import TipsterMessenger
 from groups.roles import UNRESTRICTED, Role, Scope
 from rewards.model import RewardState, fold
 from storage.rewards import MongoRewardStore
+from storage.tips import MongoTipRepository
 from tests.e2e.harness import START, World, wait_until
+from tips.model import Part, PartKind, Tip, TipStatus, TipsterIdentity
 
 TIPS = {
     # code: (tip id, notice, sector, area)
-    "T-AAAA1": ("tip1", "n1", "drivers", "town-a"),
-    "T-AAAA2": ("tip2", "n1", "drivers", "town-b"),
-    "T-BBBB1": ("tip3", None, "drivers", "town-a"),
-    "T-CCCC1": ("tip4", "n2", "landlords", "town-b"),
+    "T-AAAA3": ("tip1", "n1", "drivers", "town-a"),
+    "T-AAAA4": ("tip2", "n1", "drivers", "town-b"),
+    "T-CCCC3": ("tip3", None, "drivers", "town-a"),
+    "T-CCCC4": ("tip4", "n2", "landlords", "town-b"),
 }
-
-
-class RecordingMessenger:
-    """Stand-in for the tips feature's ``tipster_messenger``: finds the tipster in the
-    tips feature's identity records and writes to them in their language under the code."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    async def _identity(self, tip_id: str) -> dict[str, Any] | None:
-        doc: dict[str, Any] | None = await self.world.db.tip_identities.find_one({"_id": tip_id})
-        return doc
-
-    async def send(self, tip_id: str, key: str, **params: Any) -> bool:
-        ident = await self._identity(tip_id)
-        tip = await self.world.db.tips.find_one({"_id": tip_id})
-        if ident is None or tip is None:
-            return False
-        t = Translator(ident.get("language") or "zh-CN")
-        await self.world.app.bot.send_message(
-            ident["user_id"], f"{tip['code']}\n\n{t(key, **params)}"
-        )
-        return True
-
-    async def owns(self, code: str, user_id: int) -> bool:
-        tip = await self.world.db.tips.find_one({"code": code.upper()})
-        if tip is None:
-            return False
-        ident = await self._identity(tip["_id"])
-        return ident is not None and ident["user_id"] == user_id
 
 
 class Cast:
@@ -66,8 +38,8 @@ class Cast:
         self.manager = world.person("mia", lang="en")  # manager of drivers
         self.approver = world.person("alice", lang="en")
         self.approver2 = world.person("bob", lang="en")
-        self.tipster = world.person("tina", lang="en")  # sent T-AAAA1 and T-BBBB1
-        self.tipster2 = world.person("zhao", lang="zh-hans")  # sent T-AAAA2
+        self.tipster = world.person("tina", lang="en")  # sent T-AAAA3 and T-CCCC3
+        self.tipster2 = world.person("zhao", lang="zh-hans")  # sent T-AAAA4
         self.member = world.person("max", lang="en")  # a member who sent nothing
 
 
@@ -76,7 +48,7 @@ async def setup(world: World, **claim: str) -> Cast:
         await world.runner.restart(rewards_claim_instructions=claim)
     cast = Cast(world)
     ctx = world.app.ctx
-    ctx.services.setdefault("tipster_messenger", RecordingMessenger(world))
+    assert isinstance(ctx.services["tipster_messenger"], TipsterMessenger)  # the real one
     boss = await ctx.roles.principal(cast.boss.id)
     for person, role, scope in (
         (cast.officer, Role.INVESTIGATOR, UNRESTRICTED),
@@ -117,23 +89,30 @@ async def setup(world: World, **claim: str) -> Cast:
             },
         ]
     )
-    owners = {"T-AAAA1": cast.tipster, "T-AAAA2": cast.tipster2, "T-BBBB1": cast.tipster}
-    owners["T-CCCC1"] = cast.tipster2
+    owners = {"T-AAAA3": cast.tipster, "T-AAAA4": cast.tipster2, "T-CCCC3": cast.tipster}
+    owners["T-CCCC4"] = cast.tipster2
+    repo = MongoTipRepository(db, world.clock)
     for code, (tip_id, notice, sector, area) in TIPS.items():
-        await db.tips.insert_one(
-            {
-                "_id": tip_id,
-                "code": code,
-                "notice_id": notice,
-                "status": "in_progress",
-                "sector": sector,
-                "area": area,
-                "created_at": START,
-            }
-        )
         who = owners[code]
+        tip = Tip(
+            tip_id=tip_id,
+            code=code,
+            notice_id=notice,
+            category=None,
+            parts=(Part(PartKind.TEXT, "a white van at the station"),),
+            locations=(),
+            sector=sector,
+            area=area,
+            pseudonym=f"P-{tip_id}",
+            status=TipStatus.IN_PROGRESS,
+            created_at=START,
+            updated_at=START,
+            notice_title="Stolen van" if notice == "n1" else None,
+        )
         lang = "zh-CN" if who is cast.tipster2 else "en"
-        await db.tip_identities.insert_one({"_id": tip_id, "user_id": who.id, "language": lang})
+        await repo.create(
+            tip, TipsterIdentity(tip_id, who.id, who.user["first_name"], language=lang)
+        )
     return cast
 
 
@@ -162,11 +141,11 @@ async def state_of(world: World, reward_id: str) -> Any:
 
 async def test_outcome_proposal_approval_payment_and_the_tipsters_side(world: World) -> None:
     c = await setup(world, **{"town-a": "Visit Town A police station with your tip code"})
-    await c.officer.says("/outcome T-AAAA1 decisive suspect arrested with the van")
-    await c.officer.expect("Outcome of tip T-AAAA1 recorded: decisive")
+    await c.officer.says("/outcome T-AAAA3 decisive suspect arrested with the van")
+    await c.officer.expect("Outcome of tip T-AAAA3 recorded: decisive")
     tip = await world.db.tips.find_one({"_id": "tip1"})
     assert tip is not None and tip["status"] == "verified"
-    rid = (await reward_doc(world, "T-AAAA1"))["_id"]
+    rid = (await reward_doc(world, "T-AAAA3"))["_id"]
 
     # Both approvers get the card; the proposer does not.
     card = await c.approver.expect("New reward proposal")
@@ -175,26 +154,27 @@ async def test_outcome_proposal_approval_payment_and_the_tipsters_side(world: Wo
     assert not [m for m in c.officer.inbox() if "New reward proposal" in (m.get("text") or "")]
 
     # Nobody learns anything about the reward through /reward except the tipster.
-    await c.tipster.says("/reward T-AAAA1")
+    await c.tipster.says("/reward T-AAAA3")
     await c.tipster.expect("under review")
     unknown = Translator("en")("rewards.status_unknown")
     for someone, lang in ((c.member, "en"), (c.officer, "en"), (c.tipster2, "zh-CN")):
-        await someone.says("/reward T-AAAA1")
+        await someone.says("/reward T-AAAA3")
         assert (await someone.expect())["text"] == Translator(lang)("rewards.status_unknown")
-    await c.member.says("/reward T-ZZZZ9")
-    assert (await c.member.expect())["text"] == unknown
+    for code in ("T-99999", "T-ZZZZ9", "<b>"):
+        await c.member.says(f"/reward {code}")
+        assert (await c.member.expect())["text"] == unknown
 
     # Approval with the card's button: the tipster is told the amount and how to claim.
     qid = await c.approver.presses(card, buttons(card)[0])
     assert rid in await answer_of(world, qid)
     told = await c.tipster.expect("Your tip earned a reward: ¥1,000.00")
-    assert told["text"].startswith("T-AAAA1")
+    assert "T-AAAA3" in told["text"].splitlines()[0]  # headed by the tip code
     assert "Visit Town A police station with your tip code" in told["text"]
     assert str(c.approver.id) not in told["text"] and "alice" not in told["text"].lower()
     await c.officer.expect("was approved")
     edited = world.tg.current(card)
     assert buttons(edited) == [] and "approved" in edited["text"]
-    await c.tipster.says("/reward t-aaaa1")
+    await c.tipster.says("/reward t-aaaa3")
     status = await c.tipster.expect("is approved: ¥1,000.00")
     assert "Visit Town A police station" in status["text"]
 
@@ -212,7 +192,7 @@ async def test_outcome_proposal_approval_payment_and_the_tipsters_side(world: Wo
     await c.approver2.says(f"/paid {rid} cash RC-2026-118")
     await c.approver2.expect(f"Payment of reward {rid} recorded: ¥1,000.00 on 2026-11-23")
     await c.tipster.expect("recorded as paid on 2026-11-23")
-    await c.tipster.says("/reward T-AAAA1")
+    await c.tipster.says("/reward T-AAAA3")
     await c.tipster.expect("was paid on 2026-11-23")
 
     # The append-only history, and the state replayed from it.
@@ -232,14 +212,14 @@ async def test_outcome_proposal_approval_payment_and_the_tipsters_side(world: Wo
 
 async def test_split_between_two_decisive_tips(world: World) -> None:
     c = await setup(world)
-    await c.officer.says("/outcome T-AAAA1 decisive arrest")
+    await c.officer.says("/outcome T-AAAA3 decisive arrest")
     await c.officer.expect("¥1,000.00")
     first_card = await c.approver.expect("New reward proposal")
     world.clock.advance(60)
-    await c.officer.says("/outcome T-AAAA2 decisive van recovered")
-    reply = (await c.officer.expect("Outcome of tip T-AAAA2 recorded"))["text"]
-    first = (await reward_doc(world, "T-AAAA1"))["_id"]
-    second = (await reward_doc(world, "T-AAAA2"))["_id"]
+    await c.officer.says("/outcome T-AAAA4 decisive van recovered")
+    reply = (await c.officer.expect("Outcome of tip T-AAAA4 recorded"))["text"]
+    first = (await reward_doc(world, "T-AAAA3"))["_id"]
+    second = (await reward_doc(world, "T-AAAA4"))["_id"]
     assert f"Reward {first} on the same notice re-split to ¥500.00" in reply
     await c.approver.expect("New reward proposal")
     changed = await c.approver.expect("A reward proposal changed")
@@ -265,18 +245,18 @@ async def test_split_between_two_decisive_tips(world: World) -> None:
 
 async def test_two_person_rule_rejection_and_refusals(world: World) -> None:
     c = await setup(world)
-    await c.officer.says("/outcome T-AAAA1 decisive arrest")
+    await c.officer.says("/outcome T-AAAA3 decisive arrest")
     await c.officer.expect("Reward proposal")
-    rid = (await reward_doc(world, "T-AAAA1"))["_id"]
+    rid = (await reward_doc(world, "T-AAAA3"))["_id"]
     # The superadmin changes the amount, so they may not decide on it.
-    await c.boss.says("/propose T-AAAA1 1,200.50 recovered goods worth more")
+    await c.boss.says("/propose T-AAAA3 1,200.50 recovered goods worth more")
     await c.boss.expect(f"Reward {rid} changed to ¥1,200.50")
     await c.boss.says(f"/approve_reward {rid}")
     await c.boss.expect("Two-person rule")
     # Officers and members are not approvers; approvers need a reason to reject.
     await c.officer.says(f"/approve_reward {rid}")
     await c.officer.expect("not allowed")
-    await c.member.says("/outcome T-AAAA1 useful")
+    await c.member.says("/outcome T-AAAA3 useful")
     await c.member.expect("not allowed")
     await c.approver.says(f"/reject_reward {rid}")
     await c.approver.expect("Usage: /reject_reward")
@@ -285,14 +265,14 @@ async def test_two_person_rule_rejection_and_refusals(world: World) -> None:
 
     # Malformed input changes nothing.
     for text, answer in (
-        ("/propose T-AAAA1 -5 less", "Invalid amount"),
-        ("/propose T-AAAA1 12.345 odd", "Invalid amount"),
-        ("/propose T-AAAA1 1e9 big", "Invalid amount"),
-        ("/propose T-AAAA1 2000000 big", "exceeds the limit"),
-        ("/propose T-ZZZZ9 100 who", "not found"),
-        ("/propose T-AAAA1 300", "Usage: /propose"),
-        ("/outcome T-AAAA1 brilliant", "Unknown outcome"),
-        ("/outcome T-AAAA2 decisive", "needs a note"),
+        ("/propose T-AAAA3 -5 less", "Invalid amount"),
+        ("/propose T-AAAA3 12.345 odd", "Invalid amount"),
+        ("/propose T-AAAA3 1e9 big", "Invalid amount"),
+        ("/propose T-AAAA3 2000000 big", "exceeds the limit"),
+        ("/propose T-99999 100 who", "not found"),
+        ("/propose T-AAAA3 300", "Usage: /propose"),
+        ("/outcome T-AAAA3 brilliant", "Unknown outcome"),
+        ("/outcome T-AAAA4 decisive", "needs a note"),
     ):
         await c.officer.says(text)
         await c.officer.expect(answer)
@@ -316,7 +296,7 @@ async def test_two_person_rule_rejection_and_refusals(world: World) -> None:
     await c.officer.expect("was rejected: duplicate of an earlier report")
     await c.approver2.says(f"/approve_reward {rid}")
     await c.approver2.expect("cannot be approved")
-    await c.tipster.says("/reward T-AAAA1")
+    await c.tipster.says("/reward T-AAAA3")
     await c.tipster.expect("will not be rewarded")
     state = await state_of(world, rid)
     assert state.state is RewardState.REJECTED
@@ -327,17 +307,17 @@ async def test_two_person_rule_rejection_and_refusals(world: World) -> None:
 
 async def test_discretionary_reward_for_a_general_tip(world: World) -> None:
     c = await setup(world)
-    await c.officer.says("/outcome T-BBBB1 useful helpful description")
+    await c.officer.says("/outcome T-CCCC3 useful helpful description")
     await c.officer.expect("no usable notice offer")
     assert await world.db.rewards.count_documents({}) == 0
-    await c.officer.says("/propose T-BBBB1 200 helped")
+    await c.officer.says("/propose T-CCCC3 200 helped")
     await c.officer.expect("only a manager")
-    await c.manager.says("/propose T-BBBB1 ¥200 identified the vehicle")
+    await c.manager.says("/propose T-CCCC3 ¥200 identified the vehicle")
     await c.manager.expect("Reward proposal")
     card = await c.approver.expect("discretionary")
     assert "¥200.00" in card["text"]
     # Not useful: the tip moves, no reward can be proposed.
-    await c.officer.says("/outcome T-CCCC1 not_useful")
+    await c.officer.says("/outcome T-CCCC4 not_useful")
     await c.officer.expect("not useful")
     tip = await world.db.tips.find_one({"_id": "tip4"})
     assert tip is not None and tip["status"] == "not_useful"
@@ -345,10 +325,10 @@ async def test_discretionary_reward_for_a_general_tip(world: World) -> None:
 
 async def test_reminders_follow_the_controllable_clock(world: World) -> None:
     c = await setup(world)
-    await c.officer.says("/outcome T-AAAA1 decisive arrest")
+    await c.officer.says("/outcome T-AAAA3 decisive arrest")
     await c.officer.expect("Reward proposal")
     await c.approver.expect("New reward proposal")
-    rid = (await reward_doc(world, "T-AAAA1"))["_id"]
+    rid = (await reward_doc(world, "T-AAAA3"))["_id"]
     await world.advance(timedelta(days=3).total_seconds() - 60, "rewards.remind")
     await c.approver.expect_nothing_new()
     await world.advance(60, "rewards.remind")
@@ -370,18 +350,18 @@ async def test_ledger_totals_and_csv_from_known_data(world: World) -> None:
     c = await setup(world)
     # Known data: A decisive (approved, paid), B decisive (approved, unpaid), C
     # discretionary (proposed), all in November 2026.
-    await c.officer.says("/outcome T-AAAA1 decisive arrest")
+    await c.officer.says("/outcome T-AAAA3 decisive arrest")
     await c.officer.expect("Reward proposal")
     world.clock.advance(60)
-    await c.officer.says("/outcome T-AAAA2 decisive van")
+    await c.officer.says("/outcome T-AAAA4 decisive van")
     await c.officer.expect("re-split")
-    a = (await reward_doc(world, "T-AAAA1"))["_id"]
-    b = (await reward_doc(world, "T-AAAA2"))["_id"]
-    await c.officer.says("/outcome T-BBBB1 useful")
+    a = (await reward_doc(world, "T-AAAA3"))["_id"]
+    b = (await reward_doc(world, "T-AAAA4"))["_id"]
+    await c.officer.says("/outcome T-CCCC3 useful")
     await c.officer.expect("no usable")
-    await c.manager.says("/propose T-BBBB1 80 helpful")
+    await c.manager.says("/propose T-CCCC3 80 helpful")
     await c.manager.expect("Reward proposal")
-    cc = (await reward_doc(world, "T-BBBB1"))["_id"]
+    cc = (await reward_doc(world, "T-CCCC3"))["_id"]
     await c.approver.says(f"/approve_reward {a}")
     await c.approver.expect("approved")
     await c.approver.says(f"/approve_reward {b}")

@@ -104,7 +104,7 @@ class ApiMethods(TelegramCore):
         out: dict[str, Any] = {}
         if text:
             out["caption"] = text
-            entities = _merge_entities(entities, detect_entities(text))
+            entities = self._resolve_mentions(_merge_entities(entities, detect_entities(text)))
             if entities:
                 out["caption_entities"] = entities
         if p.get_bool("show_caption_above_media"):
@@ -121,7 +121,7 @@ class ApiMethods(TelegramCore):
         if utf16_len(text) > 4096:
             raise TgError.bad_request("message is too long")
         out: dict[str, Any] = {"text": text}
-        entities = _merge_entities(entities, detect_entities(text))
+        entities = self._resolve_mentions(_merge_entities(entities, detect_entities(text)))
         if entities:
             out["entities"] = entities
         lpo = p.get_obj("link_preview_options")
@@ -130,6 +130,15 @@ class ApiMethods(TelegramCore):
         if lpo:
             out["link_preview_options"] = lpo
         return out
+
+    def _resolve_mentions(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """text_mention entities carry the full User, as Telegram fills them in."""
+        for ent in entities:
+            if ent.get("type") == "text_mention":
+                user = self.users.get(int(ent.get("user", {}).get("id", 0)))
+                if user is not None:
+                    ent["user"] = user.to_json()
+        return entities
 
     def _validate_markup(self, markup: dict[str, Any] | None) -> dict[str, Any] | None:
         if markup is None:

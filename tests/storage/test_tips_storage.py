@@ -1,0 +1,393 @@
+"""The tips repositories and service against the real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from groups.clock import ManualClock
+from groups.errors import InvalidInput, NotFound, PermissionDenied
+from groups.model import GeoPoint
+from groups.roles import Principal, Role, RoleGrant, Scope
+from storage.audit import MongoAuditLog
+from storage.client import Database
+from storage.tips import (
+    MongoMemberLookup,
+    MongoNoticeLookup,
+    MongoTipDrafts,
+    MongoTipRepository,
+)
+from tips.events import TipMessageAdded, TipSubmitted
+from tips.flood import FloodLimit
+from tips.model import (
+    Direction,
+    LocationSource,
+    NearFilter,
+    Part,
+    PartKind,
+    TipCategory,
+    TipLocation,
+    TipStatus,
+    TipsterIdentity,
+)
+from tips.service import TextOutcome, TipLimits, TipService
+
+SUPER = Principal(1, is_superadmin=True)
+NOTICE = {
+    "_id": "n1",
+    "ref": "N-2611-07",
+    "kind": "wanted",
+    "title": "Stolen van",
+    "status": "active",
+    "created_by": 50,
+    "investigators": [51],
+    "reward": None,
+    "expires_at": None,
+}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def publish(self, event: object) -> None:
+        self.events.append(event)
+
+
+class FakeGeocoder:
+    def __init__(self, result: tuple[GeoPoint, str] | None = None, fail: bool = False) -> None:
+        self.result, self.fail, self.calls = result, fail, 0
+
+    async def geocode(self, address: str) -> tuple[GeoPoint, str] | None:
+        self.calls += 1
+        if self.fail:
+            raise OSError("network is closed")
+        return self.result
+
+
+async def make(
+    db: Database, *, limits: TipLimits | None = None, geocoder: Any = None
+) -> tuple[TipService, Recorder, ManualClock, MongoAuditLog]:
+    clock = ManualClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    events = Recorder()
+    audit = MongoAuditLog(db)
+    await db.notices.insert_one(dict(NOTICE))
+    await db.notices.insert_one(
+        dict(NOTICE, _id="n2", ref="N-2611-08", title="Closed one", status="solved")
+    )
+    await db.deliveries.insert_one(
+        {"notice_id": "n1", "chat_id": -100, "state": "sent", "message_ids": [10, 11, 12]}
+    )
+    await db.members.insert_one({"_id": 7, "status": "active", "sector": "drivers", "area": "a1"})
+    svc = TipService(
+        MongoTipRepository(db, clock),
+        MongoTipDrafts(db, clock),
+        MongoNoticeLookup(db),
+        MongoMemberLookup(db),
+        events,
+        audit,
+        clock,
+        limits=limits,
+        geocoder=geocoder,
+    )
+    return svc, events, clock, audit
+
+
+def who(user_id: int = 7) -> TipsterIdentity:
+    return TipsterIdentity("", user_id, "Zhang", "San", "zs", "zh-CN")
+
+
+async def test_notice_lookup_by_ref_id_and_group_message(db: Database) -> None:
+    svc, *_ = await make(db)
+    lookup = svc.notices
+    by_msg = await lookup.by_message(-100, 11)
+    assert by_msg is not None and by_msg.ref == "N-2611-07" and by_msg.accepts_tips
+    assert await lookup.by_message(-100, 99) is None
+    closed = await lookup.by_ref("N-2611-08")
+    assert closed is not None and not closed.accepts_tips
+    with pytest.raises(InvalidInput):
+        await svc.notice_for_tips("n-2611-08")
+    with pytest.raises(NotFound):
+        await svc.notice_for_tips("N-0000-00")
+
+
+async def test_dialog_collects_parts_albums_locations_and_submits_once(db: Database) -> None:
+    svc, events, _clock, _ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    draft, discarded = await svc.start(7, 7, 100, notice)
+    assert not discarded and draft.sector == "drivers" and draft.area == "a1"
+    _, outcome = await svc.add_text(7, "A white van, plate 浙A12345")
+    assert outcome is TextOutcome.TEXT
+    photo = Part(PartKind.PHOTO, text="front", file_id="f1", file_unique_id="u1", album="g1")
+    _, first = await svc.add_part(7, photo)
+    _, second = await svc.add_part(7, Part(PartKind.PHOTO, file_id="f2", album="g1"))
+    assert first and not second  # an album is one step
+    _, outcome = await svc.add_text(7, "30°15'30\"N 120°10'12\"E")
+    assert outcome is TextOutcome.COORDINATES
+    await svc.add_location(
+        7, TipLocation(LocationSource.TELEGRAM, GeoPoint(30.1, 120.1), accuracy_m=12)
+    )
+    with pytest.raises(InvalidInput) as bad:
+        await svc.add_text(7, "95.5, 120.1")
+    assert bad.value.key == "tips.coords_out_of_range"
+    draft = await svc.draft(7)
+    assert draft is not None and draft.steps == 4 and len(draft.locations) == 2
+
+    tip, created = await svc.submit(who())
+    assert created and tip.code.startswith("T-") and tip.notice_ref == "N-2611-07"
+    assert tip.location is not None and tip.location.source is LocationSource.TELEGRAM
+    assert [type(e) for e in events.events] == [TipSubmitted]
+    assert await svc.draft(7) is None
+    doc = await db.tips.find_one({"_id": tip.tip_id})
+    assert doc is not None
+    assert doc["point"] == {"type": "Point", "coordinates": [120.1, 30.1]}
+    assert 7 not in doc.values() and "Zhang" not in str(doc)  # no identity in the body
+    ident = await db.tip_identities.find_one({"_id": tip.tip_id})
+    assert ident is not None and ident["user_id"] == 7
+
+    # Send again (a second press): nothing to send, no second tip, no second event.
+    with pytest.raises(NotFound):
+        await svc.submit(who())
+    assert await db.tips.count_documents({}) == 1 and len(events.events) == 1
+
+
+async def test_same_intake_message_never_stores_twice(db: Database) -> None:
+    svc, events, *_ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    args = (who(), notice, -100, 555, (Part(PartKind.TEXT, text="seen him"),), (), "drivers", None)
+    tip1, c1 = await svc.submit_group_reply(*args)
+    tip2, c2 = await svc.submit_group_reply(*args)
+    assert c1 and not c2 and tip1.tip_id == tip2.tip_id and tip1.code == tip2.code
+    assert await db.tips.count_documents({}) == 1 and len(events.events) == 1
+    # Half-written earlier (identity stored, tip insert failed): the retry completes it.
+    await svc.start(7, 7, 900, notice)
+    await svc.add_text(7, "more")
+    draft = await svc.draft(7)
+    assert draft is not None
+    await db.tip_identities.insert_one({"_id": draft.intake_key, "user_id": 7})
+    tip3, c3 = await svc.submit(who())
+    assert c3 and tip3.tip_id == draft.intake_key
+
+
+async def test_general_tip_needs_category_and_content(db: Database) -> None:
+    svc, *_ = await make(db)
+    await svc.start(7, 7, 1, None)
+    with pytest.raises(InvalidInput) as exc:
+        await svc.add_text(7, "hello")
+    assert exc.value.key == "tips.pick_category_first"
+    await svc.choose_category(7, TipCategory.VEHICLE)
+    with pytest.raises(InvalidInput) as exc:
+        await svc.submit(who())
+    assert exc.value.key == "tips.empty"
+    await svc.add_text(7, "hello")
+    tip, _ = await svc.submit(who())
+    assert tip.category is TipCategory.VEHICLE and tip.notice_id is None
+    assert tip.sector == "drivers"
+
+
+async def test_limits_refuse_without_changing_the_draft(db: Database) -> None:
+    svc, *_ = await make(db, limits=TipLimits(max_text_chars=10, max_file_bytes=100))
+    await svc.start(7, 7, 1, await svc.notice_for_tips("N-2611-07"))
+    await svc.add_text(7, "12345")
+    with pytest.raises(InvalidInput) as exc:
+        await svc.add_text(7, "123456")
+    assert exc.value.key == "tips.text_too_long"
+    with pytest.raises(InvalidInput) as exc:
+        await svc.add_part(7, Part(PartKind.DOCUMENT, file_id="x", size=101))
+    assert exc.value.key == "tips.file_too_big"
+    draft = await svc.draft(7)
+    assert draft is not None and [p.text for p in draft.parts] == ["12345"]
+
+
+async def test_flood_limit(db: Database) -> None:
+    svc, _, clock, _ = await make(db, limits=TipLimits(flood=FloodLimit(2, 600)))
+    notice = await svc.notice_for_tips("N-2611-07")
+    for i in range(2):
+        await svc.start(7, 7, i, notice)
+        await svc.add_text(7, f"tip {i}")
+        await svc.submit(who())
+        clock.advance(60)
+    await svc.start(7, 7, 3, notice)
+    await svc.add_text(7, "third")
+    with pytest.raises(InvalidInput) as exc:
+        await svc.submit(who())
+    assert exc.value.key == "tips.flood" and exc.value.params["minutes"] == 8
+    assert await svc.draft(7) is not None  # kept for later
+    clock.advance(timedelta(minutes=9))
+    _, created = await svc.submit(who())
+    assert created
+
+
+async def test_address_geocoding_off_failing_and_on(db: Database) -> None:
+    for geocoder, outcome, source in (
+        (None, TextOutcome.ADDRESS_ONLY, LocationSource.ADDRESS),
+        (FakeGeocoder(fail=True), TextOutcome.ADDRESS_ONLY, LocationSource.ADDRESS),
+        (
+            FakeGeocoder((GeoPoint(30.27, 120.15), "West Lake")),
+            TextOutcome.GEOCODED,
+            LocationSource.GEOCODED,
+        ),
+    ):
+        await db.notices.delete_many({})
+        await db.deliveries.delete_many({})
+        await db.members.delete_many({})
+        svc, *_ = await make(db, geocoder=geocoder)
+        await svc.start(7, 7, 1, await svc.notice_for_tips("N-2611-07"))
+        await svc.expect_address(7)
+        draft, got = await svc.add_text(7, "西湖区文三路 100 号")
+        assert got is outcome
+        assert draft.locations[-1].source is source
+        assert draft.locations[-1].address == "西湖区文三路 100 号"
+        assert draft.expect.value == "content"
+
+
+async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
+    svc, _, clock, audit = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    tips = []
+    for i, uid in enumerate((7, 7, 8)):
+        await svc.start(uid, uid, i, notice)
+        await svc.add_text(uid, "x")
+        tips.append((await svc.submit(who(uid)))[0])
+        clock.advance(60)
+    assert tips[0].pseudonym == tips[1].pseudonym != tips[2].pseudonym
+    await svc.start(7, 7, 99, None)
+    await svc.choose_category(7, TipCategory.OTHER)
+    await svc.add_text(7, "general")
+    general, _ = await svc.submit(who(7))
+    assert general.pseudonym != tips[0].pseudonym  # per notice
+
+    officer = Principal(60, (RoleGrant(60, Role.INVESTIGATOR, Scope("drivers")),))
+    with pytest.raises(PermissionDenied):
+        await svc.reveal(officer, tips[0].code, "need to call them")
+    with pytest.raises(InvalidInput):
+        await svc.reveal(SUPER, tips[0].code, "")
+    _, ident = await svc.reveal(SUPER, tips[0].code, "witness interview")
+    assert ident is not None and ident.user_id == 7
+    (entry,) = await audit.list(action="tip.reveal")
+    assert entry.details["reason"] == "witness interview" and entry.actor_id == 1
+
+    with pytest.raises(NotFound):
+        await svc.forget(tips[0].code, 8)  # not theirs
+    await svc.forget(tips[0].code, 7)
+    assert await svc.repo.identity(tips[0].tip_id) is None
+    kept = await svc.repo.get(tips[0].tip_id)
+    assert kept is not None and kept.forgotten and kept.text == "x"
+    _, ident = await svc.reveal(SUPER, tips[0].code, "after forget")
+    assert ident is None
+    assert [t.code for t in await svc.mine(7)] == [general.code, tips[1].code]
+
+
+async def test_visibility_by_scope_and_notice_role(db: Database) -> None:
+    svc, *_ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    await svc.start(7, 7, 1, notice)
+    await svc.add_text(7, "drivers tip")
+    await svc.submit(who(7))
+    drivers = Principal(60, (RoleGrant(60, Role.INVESTIGATOR, Scope("drivers")),))
+    landlords = Principal(61, (RoleGrant(61, Role.INVESTIGATOR, Scope("landlords")),))
+    on_notice = Principal(51, (RoleGrant(51, Role.INVESTIGATOR, Scope("landlords")),))
+    for actor, n in ((drivers, 1), (landlords, 0), (on_notice, 1), (SUPER, 1)):
+        _, page = await svc.list_for_notice(actor, "N-2611-07", 0)
+        assert page.total == n, actor
+
+
+async def test_near_sorts_by_distance_with_filters(db: Database) -> None:
+    svc, _, clock, _ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    center = GeoPoint(30.0, 120.0)
+    # ~5.5 km, ~1.1 km, ~3.3 km north of the centre, inserted out of order.
+    for i, dlat in enumerate((0.05, 0.01, 0.03)):
+        await svc.start(7, 7, i, notice)
+        await svc.add_location(
+            7, TipLocation(LocationSource.TELEGRAM, GeoPoint(30.0 + dlat, 120.0))
+        )
+        await svc.submit(who(7))
+        clock.advance(3600)
+    await svc.start(7, 7, 50, notice)
+    await svc.add_text(7, "no location")
+    await svc.submit(who(7))
+    hits = await svc.near(SUPER, center, 10, NearFilter())
+    assert [round(h.distance_m / 1000, 1) for h in hits] == [1.1, 3.3, 5.6]
+    hits = await svc.near(SUPER, center, 4, NearFilter(notice_id="n1"))
+    assert len(hits) == 2
+    since = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+    hits = await svc.near(SUPER, center, 10, NearFilter(since=since))
+    assert [round(h.distance_m / 1000, 1) for h in hits] == [1.1, 3.3]
+    await svc.set_status(hits[0].tip.tip_id, TipStatus.VERIFIED, 1)
+    hits = await svc.near(SUPER, center, 10, NearFilter(statuses=(TipStatus.VERIFIED,)))
+    assert len(hits) == 1
+    with pytest.raises(InvalidInput):
+        await svc.near(SUPER, center, 0, NearFilter())
+
+
+async def test_threads_cards_and_live_updates(db: Database) -> None:
+    svc, events, clock, _ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    await svc.start(7, 7, 1, notice)
+    await svc.add_location(
+        7, TipLocation(LocationSource.LIVE, GeoPoint(30.0, 120.0), live_key="k1")
+    )
+    assert await svc.update_live("k1", GeoPoint(30.001, 120.0))
+    tip, _ = await svc.submit(who(7))
+    assert tip.point == GeoPoint(30.001, 120.0)
+    assert await svc.update_live("k1", GeoPoint(30.002, 120.0))
+    moved = await svc.repo.get(tip.tip_id)
+    assert moved is not None and moved.point == GeoPoint(30.002, 120.0)
+    assert moved.locations[0].first_point == GeoPoint(30.001, 120.0)
+    assert not await svc.update_live("nope", GeoPoint(0, 0))
+
+    repo = svc.repo
+    await repo.register_card(60, 500, tip.tip_id)
+    assert await repo.card(60, 500) == tip.tip_id and await repo.card(60, 501) is None
+    msg = await svc.add_thread(
+        tip,
+        Direction.OFFICER,
+        (Part(PartKind.TEXT, text="Which way?"),),
+        message_id="m1",
+        officer_id=60,
+    )
+    assert msg is not None
+    again = await svc.add_thread(
+        tip, Direction.OFFICER, (Part(PartKind.TEXT, text="Which way?"),), message_id="m1"
+    )
+    assert again is None  # idempotent
+    await repo.remember_tipster_message(tip.tip_id, 900)
+    assert await repo.tip_for_tipster_reply(7, 900) == tip.tip_id
+    assert await repo.tip_for_tipster_reply(8, 900) is None
+    assert await repo.officers_in_thread(tip.tip_id) == [60]
+    assert [e.direction for e in events.events if isinstance(e, TipMessageAdded)] == ["officer"]
+    # Adding information by code goes to the thread.
+    clock.advance(60)
+    await svc.start_add(7, tip.code.lower(), 7, 77)
+    await svc.add_text(7, "North")
+    await svc.submit(who(7))
+    thread = await repo.thread(tip.tip_id)
+    assert [m.direction for m in thread] == [Direction.OFFICER, Direction.TIPSTER]
+    assert [r.code for r in await repo.undelivered_receipts(7)] == [tip.code]
+    await repo.mark_receipt(tip.tip_id, True)
+    assert await repo.undelivered_receipts(7) == []
+    with pytest.raises(NotFound):
+        await svc.start_add(8, tip.code, 8, 1)
+    await svc.set_status(tip.tip_id, TipStatus.CLOSED, 1)
+    with pytest.raises(InvalidInput):
+        await svc.start_add(7, tip.code, 7, 2)
+
+
+async def test_group_album_reply_is_one_tip(db: Database) -> None:
+    svc, events, *_ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    results = []
+    for i in range(3):
+        part = Part(PartKind.PHOTO, text="caption" if i == 0 else "", file_id=f"f{i}", album="77")
+        results.append(
+            await svc.submit_group_reply(
+                who(), notice, -100, 600 + i, (part,), (), "drivers", None, album="77"
+            )
+        )
+    assert [created for _, created in results] == [True, False, False]
+    (tip,) = [d async for d in db.tips.find()]
+    assert [p["file_id"] for p in tip["parts"]] == ["f0", "f1", "f2"]
+    assert len(events.events) == 1
