@@ -87,7 +87,7 @@ COMMANDS = (
         "<reward id|tip code> <cash|bank|wechat|alipay|other> <reference> [YYYY-MM-DD]",
     ),
     CommandSpec(
-        "cancel_reward", Permission.PROPOSE_REWARDS, "private", "<reward id|tip code> <reason>"
+        "cancel_reward", Permission.APPROVE_REWARDS, "private", "<reward id|tip code> <reason>"
     ),
     CommandSpec("reward_info", Permission.VIEW_REWARDS, "private", "<reward id|tip code>"),
     CommandSpec("rewards", Permission.VIEW_REWARDS, "private", "[YYYY-MM|YYYY|all]"),
@@ -380,6 +380,8 @@ def setup(ctx: AppContext) -> Router:
                         days=days,
                     )
                 )
+            if len(items) > MAX_LIST:
+                lines.append(t("rewards.more", n=len(items) - MAX_LIST))
             lines.append(t("rewards.reminder_footer"))
             try:
                 await ctx.bot.send_message(uid, "\n".join(lines))
@@ -651,6 +653,8 @@ def setup(ctx: AppContext) -> Router:
                     days=(now - r.waiting_since).days,
                 )
             )
+        if len(report.proposed) > MAX_LIST:
+            lines.append(t("rewards.more", n=len(report.proposed) - MAX_LIST))
         lines.append(t("rewards.ledger_unpaid", n=len(report.unpaid)))
         for r in report.unpaid[:MAX_LIST]:
             approved = r.approved_at.astimezone(tz).date().isoformat() if r.approved_at else "-"
@@ -663,6 +667,8 @@ def setup(ctx: AppContext) -> Router:
                     date=approved,
                 )
             )
+        if len(report.unpaid) > MAX_LIST:
+            lines.append(t("rewards.more", n=len(report.unpaid) - MAX_LIST))
         lines.append("")
         totals = totals_lines(t, report)
         lines.extend(totals or [t("rewards.ledger_no_totals")])

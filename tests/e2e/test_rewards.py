@@ -316,6 +316,31 @@ async def test_discretionary_reward_for_a_general_tip(world: World) -> None:
     await c.manager.expect("Reward proposal")
     card = await c.approver.expect("discretionary")
     assert "¥200.00" in card["text"]
+    rid = (await reward_doc(world, "T-CCCC3"))["_id"]
+    # The reject button asks for the reason with the command to send.
+    qid = await c.approver.presses(card, buttons(card)[1])
+    await answer_of(world, qid)
+    await c.approver.expect(f"/reject_reward {rid} <reason>")
+    assert (await state_of(world, rid)).state is RewardState.PROPOSED
+    # Approved, then cancelled (never claimed): the tipster hears of both.
+    await c.approver.says("/approve_reward t-cccc3")
+    await c.approver.expect("approved")
+    await c.tipster.expect("Your tip earned a reward: ¥200.00")
+    await c.manager.says(f"/cancel_reward {rid} not claimed")
+    await c.manager.expect("not allowed")  # only approvers cancel approved rewards
+    await c.approver.says(f"/cancel_reward {rid}")
+    await c.approver.expect("Usage: /cancel_reward")
+    await c.approver.says(f"/cancel_reward {rid} not claimed within 90 days")
+    await c.approver.expect(f"Reward {rid} cancelled")
+    await c.tipster.expect("was cancelled")
+    await c.tipster.says("/reward T-CCCC3")
+    await c.tipster.expect("The reward for tip T-CCCC3 was cancelled")
+    await c.approver.says(f"/paid {rid} cash R1")
+    await c.approver.expect("only approved rewards")
+    state = await state_of(world, rid)
+    assert state.state is RewardState.CANCELLED
+    assert state.cancel_reason == "not claimed within 90 days"
+    assert state.cancelled_by == c.approver.id
     # Not useful: the tip moves, no reward can be proposed.
     await c.officer.says("/outcome T-CCCC4 not_useful")
     await c.officer.expect("not useful")
