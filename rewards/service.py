@@ -229,8 +229,13 @@ class RewardService:
         offer_ok = notice is not None and notice.offer is not None
         created = False
         if reward is None and outcome.eligible and notice is not None and offer_ok:
-            reward = await self._create(principal, tip, notice, Basis.OFFER, None, "")
-            created = True
+            try:
+                reward = await self._create(principal, tip, notice, Basis.OFFER, None, "")
+                created = True
+            except InvalidInput as exc:
+                if exc.key != "rewards.already_exists":
+                    raise
+                reward = await self.for_tip(tip.tip_id)  # a concurrent outcome created it
         changed: tuple[Reward, ...] = ()
         if notice is not None and offer_ok:
             changed = await self.resplit(notice, principal.user_id)

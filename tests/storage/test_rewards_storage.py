@@ -425,3 +425,13 @@ async def test_tipster_messages_survive_a_crash_between_decision_and_outbox(env:
     await env.db.reward_outbox.delete_many({})
     await env.svc.reconcile()  # old decisions are not replayed to the tipster
     assert await env.db.reward_outbox.count_documents({}) == 0
+
+
+async def test_concurrent_outcomes_on_one_tip_make_one_record(env: Env) -> None:
+    results = await asyncio.gather(
+        env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "a"),
+        env.svc.record_outcome(OFFICER2, "T-AAAA1", Outcome.DECISIVE, "b"),
+    )
+    assert sum(r.created for r in results) == 1
+    ids = {r.reward.reward_id for r in results if r.reward is not None}
+    assert len(ids) == 1 and await env.db.rewards.count_documents({}) == 1
