@@ -491,7 +491,10 @@ class RewardService:
         await self.notify_tipster(reward, seq=reward.version)
         return reward
 
-    async def cancel(self, principal: Principal, reward_id: str, reason: str) -> Reward:
+    async def cancel(
+        self, principal: Principal, reward_id: str, reason: str
+    ) -> tuple[Reward, tuple[Reward, ...]]:
+        """Cancel; returns the reward and any proposals re-split because it no longer counts."""
         reason = clean_text(reason, required_key="rewards.reason_required")
         was_approved = False
 
@@ -511,13 +514,14 @@ class RewardService:
             return self._event(cur, EventKind.CANCELLED, principal.user_id, reason=reason)
 
         reward = await self._act(reward_id, decide, principal.user_id)
+        changed: tuple[Reward, ...] = ()
         if was_approved:
             await self.notify_tipster(reward, seq=reward.version)
         elif reward.record.notice_id and reward.record.basis is Basis.OFFER:
             notice = await self._notices.get(reward.record.notice_id)
             if notice is not None:
-                await self.resplit(notice, principal.user_id)
-        return reward
+                changed = await self.resplit(notice, principal.user_id)
+        return reward, changed
 
     # --- telling the tipster -----------------------------------------------------------
 

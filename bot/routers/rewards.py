@@ -28,7 +28,7 @@ from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
 from groups.audit import AuditEntry
-from groups.errors import InvalidInput
+from groups.errors import InvalidInput, PermissionDenied
 from groups.roles import Permission, Principal, Role, Scope
 from rewards.ledger import (
     DIMENSIONS,
@@ -469,9 +469,15 @@ def setup(ctx: AppContext) -> Router:
         if len(parts) < 2:
             raise InvalidInput("rewards.cancel_usage")
         target = await service.resolve(principal, parts[0])
-        r = await service.cancel(principal, target.reward_id, parts[1])
-        await message.answer(t("rewards.cancelled", reward_id=r.reward_id))
+        r, changed = await service.cancel(principal, target.reward_id, parts[1])
+        lines = [t("rewards.cancelled", reward_id=r.reward_id)]
+        lines += [
+            t("rewards.resplit_line", reward_id=c.reward_id, amount=money(c)) for c in changed
+        ]
+        await message.answer("\n".join(lines))
         await deliver(f"{r.reward_id}:{r.version}")
+        for c in changed:
+            await send_cards(bot, c, "rewards.card_changed")
 
     @router.message(Command("reward_info"), flags={"chat": "private"})
     async def info_cmd(
@@ -481,7 +487,7 @@ def setup(ctx: AppContext) -> Router:
         if not ref:
             raise InvalidInput("rewards.info_usage")
         if not any(principal.can(p) for p in OFFICIAL):
-            raise InvalidInput("errors.permission_denied")
+            raise PermissionDenied()
         r = await service.resolve(principal, ref)
         markup = (
             card_keyboard(t, r)

@@ -283,8 +283,9 @@ async def test_reject_and_cancel(env: Env) -> None:
         await env.svc.cancel(OFFICER2, b.reward_id, "nope")
     with pytest.raises(InvalidInput):  # not_useful conflicts with a pending reward
         await env.svc.record_outcome(OFFICER, "T-AAAA2", Outcome.NOT_USEFUL, "")
-    cancelled = await env.svc.cancel(OFFICER, b.reward_id, "wrong tip")
+    cancelled, changed = await env.svc.cancel(OFFICER, b.reward_id, "wrong tip")
     assert cancelled.state is RewardState.CANCELLED and cancelled.cancel_reason == "wrong tip"
+    assert changed == ()  # the other decisive tip was rejected: nothing left to re-split
     assert await env.outbox.claim() is None  # nothing approved: the tipster hears nothing
 
 
@@ -435,3 +436,12 @@ async def test_concurrent_outcomes_on_one_tip_make_one_record(env: Env) -> None:
     assert sum(r.created for r in results) == 1
     ids = {r.reward.reward_id for r in results if r.reward is not None}
     assert len(ids) == 1 and await env.db.rewards.count_documents({}) == 1
+
+
+async def test_cancelling_a_decisive_proposal_gives_the_others_its_share(env: Env) -> None:
+    a = (await env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "a")).reward
+    env.clock.advance(1)
+    b = (await env.svc.record_outcome(OFFICER, "T-AAAA2", Outcome.DECISIVE, "b")).reward
+    assert a is not None and b is not None
+    _, changed = await env.svc.cancel(APPROVER, b.reward_id, "same person as tip 1")
+    assert [(c.reward_id, c.amount) for c in changed] == [(a.reward_id, Decimal("1000.00"))]
