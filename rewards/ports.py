@@ -64,8 +64,18 @@ class RewardStore(Protocol):
 
     async def on_notice(self, notice_id: str) -> list[RewardRecord]: ...
 
-    async def histories(self) -> list[tuple[RewardRecord, list[RewardEvent]]]:
-        """Every record with its events (ledger, reminders)."""
+    async def histories(
+        self, reward_ids: Sequence[str] | None = None
+    ) -> list[tuple[RewardRecord, list[RewardEvent]]]:
+        """Records with their events: all of them (ledger), or the ones named."""
+        ...
+
+    async def undecided(self) -> list[str]:
+        """Ids of rewards nobody approved, rejected, paid or cancelled yet."""
+        ...
+
+    async def touched_since(self, since: datetime) -> list[str]:
+        """Ids of rewards with an event at or after ``since``."""
         ...
 
 

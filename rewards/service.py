@@ -566,9 +566,9 @@ class RewardService:
         """Make sure every recent decision the tipster must hear of is in the outbox (covers
         a crash between a decision and its message)."""
         since = self._clock.now() - window
-        for reward in await self.all():
-            if reward.events[-1].at >= since:
-                await self.notify_tipster(reward, since=since)
+        ids = await self._store.touched_since(since)
+        for rec, events in await self._store.histories(ids) if ids else []:
+            await self.notify_tipster(fold(rec, events), since=since)
 
     # --- reminders -----------------------------------------------------------------------
 
@@ -580,7 +580,9 @@ class RewardService:
         """
         now = self._clock.now()
         due: list[Reward] = []
-        for reward in await self.all():
+        ids = await self._store.undecided()
+        for rec, events in await self._store.histories(ids) if ids else []:
+            reward = fold(rec, events)
             if reward.state is not RewardState.PROPOSED:
                 continue
             waited = now - reward.waiting_since

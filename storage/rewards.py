@@ -171,13 +171,32 @@ class MongoRewardStore:
         cursor = self._records.find({"notice_id": notice_id}).sort("created_at", ASCENDING)
         return [to_record(d) async for d in cursor]
 
-    async def histories(self) -> list[tuple[RewardRecord, list[RewardEvent]]]:
-        records = [to_record(d) async for d in self._records.find({}).sort("created_at", 1)]
+    async def histories(
+        self, reward_ids: Sequence[str] | None = None
+    ) -> list[tuple[RewardRecord, list[RewardEvent]]]:
+        query: Document = {} if reward_ids is None else {"_id": {"$in": list(reward_ids)}}
+        records = [to_record(d) async for d in self._records.find(query).sort("created_at", 1)]
         by_id: dict[str, list[RewardEvent]] = {r.reward_id: [] for r in records}
-        async for d in self._events.find({}).sort([("reward_id", 1), ("seq", 1)]):
+        events: Document = {} if reward_ids is None else {"reward_id": {"$in": list(by_id)}}
+        async for d in self._events.find(events).sort([("reward_id", 1), ("seq", 1)]):
             if d["reward_id"] in by_id:
                 by_id[d["reward_id"]].append(to_event(d))
         return [(r, by_id[r.reward_id]) for r in records]
+
+    async def undecided(self) -> list[str]:
+        """Ids of rewards with no decision yet (no approval, rejection, payment, cancellation)."""
+        decided = set(
+            await self._events.distinct(
+                "reward_id", {"kind": {"$in": ["approved", "rejected", "paid", "cancelled"]}}
+            )
+        )
+        return [
+            d["_id"] async for d in self._records.find({}, {"_id": 1}) if d["_id"] not in decided
+        ]
+
+    async def touched_since(self, since: datetime) -> list[str]:
+        """Ids of rewards with an event at or after ``since``."""
+        return list(await self._events.distinct("reward_id", {"at": {"$gte": since}}))
 
 
 # --- outcomes ----------------------------------------------------------------------------
