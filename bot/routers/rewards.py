@@ -710,6 +710,21 @@ def setup(ctx: AppContext) -> Router:
 
     # --- the tipster ---------------------------------------------------------------------
 
+    @router.message(Command("reward"), F.chat.type != "private")
+    async def reward_status_in_group(message: Message, t: Translator, bot: Bot) -> None:
+        """Asking about a reward in a group would point at the tipster: take the message
+        down and answer privately, never in the group."""
+        try:
+            await message.delete()
+        except TelegramAPIError as exc:
+            log.info("could not delete /reward in group %s: %s", message.chat.id, exc)
+        if message.from_user is None:
+            return
+        try:
+            await bot.send_message(message.from_user.id, t("rewards.status_in_group"))
+        except TelegramAPIError:
+            return  # never started the bot: say nothing in the group either
+
     @router.message(Command("reward"), flags={"chat": "private"})
     async def reward_status(
         message: Message, command: CommandObject, t: Translator, principal: Principal

@@ -160,6 +160,12 @@ async def test_outcome_proposal_approval_payment_and_the_tipsters_side(world: Wo
     for someone, lang in ((c.member, "en"), (c.officer, "en"), (c.tipster2, "zh-CN")):
         await someone.says("/reward T-AAAA3")
         assert (await someone.expect())["text"] == Translator(lang)("rewards.status_unknown")
+    # Asked in a group, the question disappears and is answered privately.
+    group = world.tg.add_group(-100777, "Drivers A", members=[c.tipster.user])
+    asked = await c.tipster.says("/reward T-AAAA3", chat=group)
+    await c.tipster.expect("never ask about a reward in a group")
+    await wait_until(lambda: world.tg.is_deleted(asked))
+    assert not [m for m in world.tg.sent_to(-100777) if "T-AAAA3" in (m.get("text") or "")]
     for code in ("T-99999", "T-ZZZZ9", "<b>"):
         await c.member.says(f"/reward {code}")
         assert (await c.member.expect())["text"] == unknown
