@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # Incoming flood guard per user (messages and button presses per window).
     throttle_messages: int = Field(30, ge=0)
     throttle_window_s: float = Field(10.0, gt=0)
+    # --- Outgoing traffic and notices (issue 4: bot/sender.py, bot/routers/notices.py) ---
+    # One limiter paces every message the bot sends (album items count one each).
+    send_global_per_s: float = Field(25.0, gt=0)
+    send_group_per_min: float = Field(20.0, gt=0)
+    send_chat_per_s: float = Field(1.0, gt=0)
+    send_max_retries: int = Field(5, ge=0, le=20)  # 429 retries per request
+    notice_concurrency: int = Field(64, ge=1, le=1000)  # groups in flight per notice
+    notice_progress_s: float = Field(3.0, ge=0)  # at most one progress edit per interval
+    notice_resume_after_s: float = Field(60.0, ge=1)  # reclaim a dead worker's deliveries
 
     @field_validator("bot_token")
     @classmethod
