@@ -56,6 +56,14 @@ def normalize_locale(code: str | None, default: str) -> str:
     return default
 
 
+def locale_of(profile: object | None, default: str) -> str:
+    """The language to write to someone in: their /lang choice, else Telegram's, else default."""
+    chosen = getattr(profile, "locale", None)
+    if chosen in LOCALES:
+        return str(chosen)
+    return normalize_locale(getattr(profile, "language_code", None), default)
+
+
 class Translator:
     """``t("core.welcome", name=...)`` in one locale, falling back to the other."""
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from bot.commands import CommandSpec
 from bot.context import AppContext
-from bot.i18n import LOCALES, Translator
+from bot.i18n import LOCALES, Translator, locale_of
 from bot.targets import resolve_target
 from groups.access import RoleService
 from groups.errors import InvalidInput
 from groups.roles import UNRESTRICTED, Permission, Principal, Role, Scope
 from storage.users import MongoUserRepository
+
+log = logging.getLogger(__name__)
 
 COMMANDS = (
     CommandSpec("start", where="private"),
@@ -142,13 +147,14 @@ def setup(ctx: AppContext) -> Router:
 
     async def _notify(bot: Bot, user_id: int, text_key: str, **params: str) -> None:
         target = await ctx.users.get(user_id)
-        loc = (target.locale if target else None) or default_locale
+        loc = locale_of(target, default_locale)
         tt = Translator(loc)
         if "role" in params:
             params["role"] = role_name(tt, Role(params["role"]))
         try:
             await bot.send_message(user_id, tt(text_key, **params))
-        except Exception:
+        except TelegramAPIError:  # e.g. they never started the bot: nobody to tell
+            log.info("could not notify user %s", user_id)
             return
         await registry.publish_for(bot, await ctx.roles.principal(user_id), loc)
 
