@@ -566,6 +566,13 @@ class MongoDraftRepository:
     async def delete(self, user_id: int) -> None:
         await self._c.delete_one({"_id": user_id})
 
+    async def claim_step(self, user_id: int, from_: Sequence[str], to: str) -> bool:
+        """Move the draft from one of ``from_`` steps to ``to``; False if someone was first."""
+        result = await self._c.update_one(
+            {"_id": user_id, "step": {"$in": list(from_)}}, {"$set": {"step": to}}
+        )
+        return result.modified_count == 1
+
 
 class MongoRecurrenceRepository:
     def __init__(self, db: Database) -> None:
