@@ -96,6 +96,15 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError('must be JSON like {"area-code": "text", "*": "text"}') from exc
         return v
+    # --- Outgoing traffic and notices (issue 4: bot/sender.py, bot/routers/notices.py) ---
+    # One limiter paces every message the bot sends (album items count one each).
+    send_global_per_s: float = Field(25.0, gt=0)
+    send_group_per_min: float = Field(20.0, gt=0)
+    send_chat_per_s: float = Field(1.0, gt=0)
+    send_max_retries: int = Field(5, ge=0, le=20)  # 429 retries per request
+    notice_concurrency: int = Field(64, ge=1, le=1000)  # groups in flight per notice
+    notice_progress_s: float = Field(3.0, ge=0)  # at most one progress edit per interval
+    notice_resume_after_s: float = Field(60.0, ge=1)  # reclaim a dead worker's deliveries
 
     @field_validator("bot_token")
     @classmethod
