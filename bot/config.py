@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     notice_concurrency: int = Field(64, ge=1, le=1000)  # groups in flight per notice
     notice_progress_s: float = Field(3.0, ge=0)  # at most one progress edit per interval
     notice_resume_after_s: float = Field(60.0, ge=1)  # reclaim a dead worker's deliveries
+    # --- groups and admission (issue 3) ---
+    # Join requests nobody decided within this many hours are declined automatically.
+    join_request_timeout_h: float = Field(48.0, gt=0, le=24 * 30)
+    # How often the automatic-decline sweep runs.
+    join_request_sweep_s: float = Field(300.0, ge=10)
 
     @field_validator("bot_token")
     @classmethod
