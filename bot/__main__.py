@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings, describe_error
 from bot.logs import configure_logging
-from bot.runner import run
+from bot.runner import StartupError, run
 from storage.client import DatabaseUnavailable
 
 
@@ -40,6 +40,9 @@ def main() -> int:
     except DatabaseUnavailable as exc:
         print(f"six-circles: {exc}", file=sys.stderr)
         return 3
+    except StartupError as exc:
+        print(f"six-circles: {exc}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         pass
     logging.getLogger("six_circles").info("stopped")

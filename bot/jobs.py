@@ -49,6 +49,7 @@ class Jobs:
         self._locks: dict[str, asyncio.Lock] = {}
         self.is_leader = False
         self._lease_until: datetime | None = None
+        self._stopped = False
 
     def every(self, name: str, seconds: float, sweep: Sweep) -> None:
         """Run ``sweep`` every ``seconds`` on the lease holder."""
@@ -72,6 +73,8 @@ class Jobs:
         )
 
     async def renew(self) -> bool:
+        if self._stopped:
+            return False
         now = self._clock.now()
         try:
             self.is_leader = await self._leases.acquire(LEASE, self.holder_id, now, self._ttl)
@@ -82,6 +85,8 @@ class Jobs:
         return self.is_leader
 
     async def _run(self, name: str) -> None:
+        if self._stopped:
+            return
         # A lease that ran out since the last renewal (a paused process, a slow event
         # loop) may already belong to another process: re-check before sweeping.
         if self.is_leader and (self._lease_until is None or self._clock.now() >= self._lease_until):
@@ -89,6 +94,8 @@ class Jobs:
         if not self.is_leader:
             return
         async with self._locks[name]:  # never overlap a sweep with itself
+            if not self.is_leader:  # stopped while waiting for the lock
+                return
             try:
                 await self._sweeps[name][1]()
             except Exception:
@@ -118,7 +125,17 @@ class Jobs:
             )
 
     async def stop(self) -> None:
-        if self.is_leader:
+        self._stopped = True  # no renewals and no new sweeps from here on
+        was_leader, self.is_leader = self.is_leader, False
+        # Let sweeps in flight finish (they may be sending) before the database closes.
+        for lock in self._locks.values():
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=10)
+            except TimeoutError:
+                log.warning("a sweep is still running at shutdown")
+                continue
+            lock.release()
+        if was_leader:
             try:
                 await self._leases.release(LEASE, self.holder_id)
             except Exception:

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.webhook import start_webhook
@@ -18,6 +20,24 @@ from storage.schema import ensure_schema
 log = logging.getLogger("six_circles")
 
 ReadyCallback = Callable[[App], Awaitable[None] | None]
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start; the message says what to fix."""
+
+
+async def check_telegram(app: App) -> None:
+    url = app.ctx.settings.telegram_api_url
+    try:
+        me = await app.bot.get_me()
+    except TelegramUnauthorizedError as exc:
+        raise StartupError(
+            "Telegram rejected BOT_TOKEN (401 Unauthorized): copy the token again from "
+            "@BotFather (/mybots -> API Token)"
+        ) from exc
+    except TelegramNetworkError as exc:
+        raise StartupError(f"cannot reach the Telegram Bot API at {url}: {exc.message}") from exc
+    log.info("connected to the Bot API as @%s (id %s)", me.username, me.id)
 
 
 async def run(
@@ -48,10 +68,11 @@ async def run(
 
 async def _serve(app: App, stop: asyncio.Event, on_ready: ReadyCallback | None) -> None:
     settings = app.ctx.settings
-    await app.startup()
     polling: asyncio.Task[None] | None = None
     runner = None
     try:
+        await check_telegram(app)
+        await app.startup()
         if settings.bot_mode == "webhook":
             runner = await start_webhook(app)
             log.info(

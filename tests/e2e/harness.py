@@ -92,8 +92,10 @@ class BotRunner:
             {self._task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED
         )  # type: ignore[arg-type]
         if ready not in done:
-            if self._task in done:
-                self._task.result()  # raises the start-up error
+            task, self._task = self._task, None
+            if task in done:
+                task.result()  # raises the start-up error
+            task.cancel()
             raise AssertionError("bot did not become ready within 30 s")
         self.app = ready.result()
         return self.app

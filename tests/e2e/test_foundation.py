@@ -304,3 +304,44 @@ async def test_update_log_line_per_update(world: World, caplog: object) -> None:
     await wait_until(lambda: any('"outcome": "handled"' in r.getMessage() for r in caplog.records))
     line = next(r.getMessage() for r in caplog.records if '"outcome": "handled"' in r.getMessage())
     assert '"ms":' in line and str(BOT_ID) not in line
+
+
+async def test_rejected_token_stops_startup_with_a_clear_error(
+    tg: FakeTelegram, runner: BotRunner
+) -> None:
+    import pytest
+
+    from bot.runner import StartupError
+    from tests.fakebot import TgError
+
+    tg.fail_next("getMe", TgError.unauthorized())
+    with pytest.raises(StartupError, match="rejected BOT_TOKEN"):
+        await runner.start()
+
+
+async def test_unreachable_bot_api_exits_with_one_line(
+    mongo_server: EmbeddedMongo, tmp_path: Path
+) -> None:
+    from storage.embedded import free_port
+
+    env = _env(
+        BOT_TOKEN=TOKEN,
+        MONGODB_URI=mongo_server.uri,
+        MONGODB_DB="t_unreachable_api",
+        TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}",
+        PYTHONPATH=str(ROOT),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 4
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("six-circles: cannot reach the Telegram Bot API")
+    assert "Unclosed client session" not in err.decode()
