@@ -196,7 +196,12 @@ def setup(kit: Kit) -> Router:
             await kit.send(chat, t("admission.auto_declined", title=group.title))
             return
         app = started.app
-        if started.kind is StartKind.DUPLICATE or app is None:
+        if app is None:
+            return
+        if started.kind is StartKind.DUPLICATE:
+            if app.state is AppState.FORM and app.next_step is not None:
+                text, markup = prompt(t, app)  # asked again: where they left off
+                await kit.send(chat, text, markup)
             return
         intro = t("admission.intro", title=group.title)
         if started.kind is StartKind.CONFIRM and started.member is not None:

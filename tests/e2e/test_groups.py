@@ -293,6 +293,12 @@ async def test_applicant_can_cancel(world: World) -> None:
     ann = world.person("ann", lang="en")
     await world.tg.join_request(ann.id, DRIVERS_CHAT)
     await ann.expect("Your real full name")
+    await ann.says("Ann Li")
+    await ann.expect("Share my phone number")
+    # Asking again continues the same application where it stopped.
+    await world.tg.join_request(ann.id, DRIVERS_CHAT)
+    await ann.expect("Share my phone number")
+    assert await world.db.applications.count_documents({"user_id": ann.id}) == 1
     await ann.says("/cancel")
     await ann.expect("withdrawn")
     await world.tg.wait_for_call("declineChatJoinRequest")
