@@ -7,7 +7,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from bot.i18n import Translator
-from bot.routers.notices import Nt
+from bot.routers.notices import Nm, Nt
 from groups.model import Area, GeoPoint, Group, GroupStatus
 from groups.roles import UNRESTRICTED, Role
 from storage.client import Document
@@ -353,3 +353,100 @@ async def test_restart_mid_delivery_no_duplicate_no_gap(
         assert len(group_msgs(world, chat_id)) == 1, chat_id  # nobody twice, nobody skipped
     notice = await world.db.notices.find_one({})
     assert notice["status"] == "active"
+
+
+async def test_update_and_close_propagate_to_every_copy(world: World) -> None:
+    await seed(world)
+    inv = await investigator(world)
+    other = await investigator(world, "other")
+    ref = await send_notice(world, inv, photos=3, urgency="pin")
+    assert ref == "N-2611-01"
+    copies = {c: group_msgs(world, c) for c in (-1001, -1002, -1005)}
+    assert all(world.tg.pinned(c) == [m[0]["message_id"]] for c, m in copies.items())
+    # Someone else's notice: refused, nothing changes.
+    await other.says(f"/notice_close {ref} solved")
+    await other.expect(f"You may not manage notice {ref}.")
+    # Update the text: every group's caption is edited.
+    await inv.says(f"/notice_update {ref.lower()}")
+    await inv.expect(f"Send the new text of notice {ref}")
+    await inv.says("UPDATE: last seen at the railway station, 14:00.")
+    confirm = await inv.expect("will be changed in all 3 groups")
+    await inv.presses(confirm, Nm(a="upd", ref=ref).pack())
+    await inv.expect(f"Notice {ref} changed")
+
+    def captions_say(text: str) -> bool:
+        return all(text in world.tg.current(m[0]).get("caption", "") for m in copies.values())
+
+    await wait_until(lambda: captions_say("railway station"))
+    # Close as solved: captions marked, tip buttons gone, pins removed.
+    await inv.says(f"/notice_close {ref} solved")
+    confirm = await inv.expect(f'Mark notice {ref} as "solved"')
+    await inv.presses(confirm, Nm(a="close", ref=ref, v="solved").pack())
+    await inv.expect(f'Notice {ref} marked "solved"')
+    await wait_until(lambda: captions_say("已破案"))
+    for c, msgs in copies.items():
+        assert buttons(world.tg.current(msgs[3])) == []
+        assert "已结束" in world.tg.current(msgs[3])["text"]
+        await wait_until(lambda c=c: world.tg.pinned(c) == [])
+    await wait_until(
+        lambda: world.db.notices.count_documents({"ref": ref, "status": "solved", "dirty": False})
+    )
+    await inv.says(f"/notice_update {ref}")
+    await inv.expect(f"Notice {ref} has ended")
+    await inv.says("/notices")
+    listing = await inv.expect("Your notices")
+    assert f"{ref} [solved]" in listing["text"] and "delivered 3/3" in listing["text"]
+    actions = [d["action"] async for d in world.db.audit.find({"object_type": "notice"})]
+    assert {"notice.send", "notice.update", "notice.solved"} <= set(actions)
+
+
+async def test_scheduled_notice_goes_out_on_time_and_expires(world: World) -> None:
+    await seed(world)
+    inv = await investigator(world)
+    summary = await compose(
+        world,
+        inv,
+        kind="publicity",
+        photos=0,
+        title="防诈骗提示",
+        body="陌生来电要求转账，一律是诈骗。",
+    )
+    await inv.presses(summary, nt("sched"))
+    await inv.expect("Send the time to send it")
+    await inv.says("2026-11-20 10:00")
+    await inv.expect("The sending time must be in the future.")
+    await inv.says("2026-11-23 12:00")  # 04:00 UTC; the clock is at 01:00 UTC
+    await inv.expect("will be sent at 2026-11-23 12:00")
+    await world.advance(3600, "notices.schedule", "notices.deliver")
+    await world.idle()
+    assert all(group_msgs(world, c) == [] for c, *_ in GROUPS)  # not yet
+    # A restart in between changes nothing: the schedule lives in the database.
+    await world.runner.restart()
+    await world.advance(3 * 3600, "notices.schedule")
+    await inv.expect("delivered: 3 sent, 0 failed")
+    for c in (-1001, -1002, -1005):
+        (text,) = group_msgs(world, c)
+        assert "防诈骗提示" in text["text"] and buttons(text)
+    # A manager re-posts it weekly.
+    manager = world.person("mgr", lang="en")
+    boss = await world.app.ctx.roles.principal(SUPERADMIN_ID)
+    await world.app.ctx.roles.grant(boss, manager.id, Role.MANAGER, UNRESTRICTED)
+    await inv.says("/notice_repeat N-2611-01 7")
+    await inv.expect("not allowed")
+    await manager.says("/notice_repeat N-2611-01 7")
+    await manager.expect("You may not manage notice N-2611-01.")
+    await world.app.ctx.roles.grant(boss, inv.id, Role.MANAGER, UNRESTRICTED)
+    await inv.says("/notice_repeat N-2611-01 7")
+    await inv.expect("will be posted again every 7 days")
+    await world.advance(7 * 86400, "notices.schedule")
+    await wait_until(lambda: all(len(group_msgs(world, c)) == 2 for c in (-1001, -1002, -1005)))
+    assert "N-2611-02" in group_msgs(world, -1001)[1]["text"]
+    # Expiry closes the first notice on its own and marks every copy.
+    await world.advance(0, "notices.expire")
+    for c in (-1001, -1002, -1005):  # every copy is edited, each in its own time
+        await wait_until(
+            lambda c=c: "已过期" in world.tg.current(group_msgs(world, c)[0])["text"]
+            and buttons(world.tg.current(group_msgs(world, c)[0])) == []
+        )
+    first = await world.db.notices.find_one({"ref": "N-2611-01"})
+    assert first["status"] == "expired"
