@@ -445,8 +445,10 @@ async def test_scheduled_notice_goes_out_on_time_and_expires(world: World) -> No
     await world.advance(0, "notices.expire")
     for c in (-1001, -1002, -1005):  # every copy is edited, each in its own time
         await wait_until(
-            lambda c=c: "已过期" in world.tg.current(group_msgs(world, c)[0])["text"]
-            and buttons(world.tg.current(group_msgs(world, c)[0])) == []
+            lambda c=c: (
+                "已过期" in world.tg.current(group_msgs(world, c)[0])["text"]
+                and buttons(world.tg.current(group_msgs(world, c)[0])) == []
+            )
         )
     first = await world.db.notices.find_one({"ref": "N-2611-01"})
     assert first["status"] == "expired"
