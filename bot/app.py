@@ -40,6 +40,15 @@ from storage.users import MongoUserRepository
 log = logging.getLogger(__name__)
 
 
+class SharedClientStorage(PyMongoStorage):
+    """FSM storage on the app's shared client. aiogram closes the FSM storage when polling
+    stops; closing the shared client there would break every later shutdown step (the
+    scheduler lease release, features' hooks), so the runner closes the client instead."""
+
+    async def close(self) -> None:
+        return None
+
+
 @dataclass
 class App:
     ctx: AppContext
@@ -132,7 +141,7 @@ def build_app(
         outgoing=outgoing,
     )
 
-    storage = PyMongoStorage(client, db_name=db.name, collection_name="fsm_states")
+    storage = SharedClientStorage(client, db_name=db.name, collection_name="fsm_states")
     dp = Dispatcher(storage=storage)
     dp.update.outer_middleware(UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock))
     dp.update.outer_middleware(IdentityMiddleware(users, roles, clock, settings.default_locale))

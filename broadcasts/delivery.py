@@ -106,9 +106,13 @@ class NoticeMessenger(Protocol):
         ...
 
 
+CountsFn = Callable[[], Awaitable[DeliveryCounts]]
+
+
 class ProgressReporter(Protocol):
-    async def progress(self, notice: Notice, counts: DeliveryCounts) -> None:
-        """Called after every finished delivery; the adapter decides how often to show it."""
+    async def progress(self, notice: Notice, counts: CountsFn) -> None:
+        """Called after every finished delivery; the adapter decides how often to show it
+        (and only then asks for the counts, which cost a query)."""
         ...
 
     async def finished(
@@ -204,7 +208,10 @@ class DeliveryEngine:
         pinned: int | None = None
         nid = notice.notice_id
         while step < len(steps):
-            await self._deliveries.step_started(nid, chat, step, self._clock.now())
+            if transient or migrations:
+                # A retry: refresh the claim (the claim and the previous step's record
+                # already say which step is about to go out).
+                await self._deliveries.step_started(nid, chat, step, self._clock.now())
             try:
                 outcome = await self._messenger.send_step(notice, chat, steps[step], tuple(shown))
             except Exception as exc:  # an adapter bug must not leave the record claimed
@@ -253,13 +260,13 @@ class DeliveryEngine:
             revision=notice.revision,
             pinned_id=pinned,
         )
-        await self._progress.progress(notice, await self._deliveries.counts(nid))
+        await self._progress.progress(notice, lambda: self._deliveries.counts(nid))
 
     async def _fail(self, notice: Notice, chat: int, reason: str) -> None:
         await self._deliveries.finish(
             notice.notice_id, chat, DeliveryState.FAILED, self._clock.now(), reason=reason
         )
-        await self._progress.progress(notice, await self._deliveries.counts(notice.notice_id))
+        await self._progress.progress(notice, lambda: self._deliveries.counts(notice.notice_id))
 
     async def _complete(self, notice_id: str) -> None:
         counts = await self._deliveries.counts(notice_id)

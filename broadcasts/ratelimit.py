@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +24,12 @@ class Limits:
     slowdown: float = 0.7  # global rate multiplied by this after a 429
     min_factor: float = 0.2
     recover_after_s: float = 10.0  # each quiet period restores one step
+    time_scale: float = 1.0  # windows shrink by this factor (benchmarks, scaled servers)
 
     def scaled(self, factor: float) -> Limits:
-        """The same limits ``factor`` times faster (benchmarks against a scaled server)."""
-        return Limits(
-            self.global_per_s * factor,
-            self.group_per_min * factor,
-            self.chat_per_s * factor,
-            self.slowdown,
-            self.min_factor,
-            self.recover_after_s / factor,
-        )
+        """The same limits ``factor`` times faster: same burst sizes, windows ``factor``
+        times shorter (as the fake Bot API scales Telegram's)."""
+        return replace(self, time_scale=self.time_scale * factor)
 
 
 class Window:
@@ -89,7 +84,8 @@ class RateLimiter:
         self.clock = clock
         self._factor = 1.0
         self._last_429 = float("-inf")
-        self._global = Window(limits.global_per_s, 1.0)
+        self._span = 1.0 / limits.time_scale
+        self._global = Window(limits.global_per_s, self._span)
         self._groups: dict[int, Window] = {}
         self._chats: dict[int, Window] = {}
         self._blocked: dict[int | None, float] = {}  # chat (None: everything) -> until
@@ -100,18 +96,19 @@ class RateLimiter:
         out = []
         w = self._chats.get(chat_id)
         if w is None:
-            w = self._chats[chat_id] = Window(self.limits.chat_per_s, 1.0)
+            w = self._chats[chat_id] = Window(self.limits.chat_per_s, self._span)
         out.append(w)
         if is_group_chat(chat_id):
             g = self._groups.get(chat_id)
             if g is None:
-                g = self._groups[chat_id] = Window(self.limits.group_per_min, 60.0)
+                g = self._groups[chat_id] = Window(self.limits.group_per_min, 60.0 * self._span)
             out.append(g)
         return out
 
     def _recover(self, now: float) -> None:
-        if self._factor < 1.0 and now - self._last_429 >= self.limits.recover_after_s:
-            steps = int((now - self._last_429) // self.limits.recover_after_s)
+        recover = self.limits.recover_after_s * self._span
+        if self._factor < 1.0 and now - self._last_429 >= recover:
+            steps = int((now - self._last_429) // recover)
             self._factor = min(1.0, self._factor / (self.limits.slowdown**steps))
             self._last_429 = now if self._factor < 1.0 else self._last_429
             self._global.limit = max(1.0, self.limits.global_per_s * self._factor)

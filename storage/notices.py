@@ -6,6 +6,7 @@ documented fields (docs/integration.md) are kept stable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -306,16 +307,29 @@ class MongoNoticeRepository:
         return [notice_from(d) async for d in cursor.limit(limit)]
 
 
+def delivery_key(notice_id: str, chat_id: int) -> str:
+    """Deliveries are always addressed by ``_id`` (the fastest path on every server)."""
+    return f"{notice_id}:{chat_id}"
+
+
 class MongoDeliveryRepository:
+    """Deliveries. Workers claim records from a small in-process buffer of candidates
+    (refilled with one query), each claim an atomic conditional update by ``_id``, so a
+    fan-out to thousands of groups costs a handful of queries plus one write per step."""
+
+    BATCH = 500
+
     def __init__(self, db: Database) -> None:
         self._c = db.deliveries
+        self._buffers: dict[str, list[Document]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def plan(self, notice: Notice, targets: Sequence[Target]) -> int:
         if not targets:
             return 0
         docs = [
             {
-                "_id": f"{notice.notice_id}:{t.chat_id}",
+                "_id": delivery_key(notice.notice_id, t.chat_id),
                 "notice_id": notice.notice_id,
                 "chat_id": t.chat_id,
                 "title": t.title,
@@ -335,6 +349,37 @@ class MongoDeliveryRepository:
         except BulkWriteError as exc:  # already planned (a resumed plan): keep what exists
             return int(exc.details.get("nInserted", 0))
 
+    async def _take(
+        self, key: str, queries: Sequence[Document], cond: Sequence[str], update: Document
+    ) -> Document | None:
+        """Claim the next candidate matching one of ``queries`` (tried in order): the
+        conditional update on ``_id`` plus the fields in ``cond`` must still match."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        while True:
+            buf = self._buffers.get(key)
+            if not buf:
+                async with lock:
+                    buf = self._buffers.get(key)
+                    if not buf:
+                        buf = []
+                        for q in queries:
+                            cursor = self._c.find(q).sort("_id", ASCENDING).limit(self.BATCH)
+                            buf = [d async for d in cursor]
+                            if buf:
+                                break
+                        self._buffers[key] = buf
+                if not buf:
+                    self._buffers.pop(key, None)
+                    self._locks.pop(key, None)
+                    return None
+            doc = buf.pop(0)
+            match = {"_id": doc["_id"]} | {f: doc.get(f) for f in cond}
+            result = await self._c.update_one(match, update)
+            if result.modified_count == 1:
+                for k, v in update.get("$set", {}).items():
+                    doc[k] = v
+                return doc
+
     async def claim(
         self, notice_id: str, worker: str, now: datetime, stale_before: datetime
     ) -> Delivery | None:
@@ -342,29 +387,25 @@ class MongoDeliveryRepository:
             "$set": {"state": DeliveryState.SENDING.value, "worker": worker, "claimed_at": now},
             "$inc": {"attempts": 1},
         }
-        doc = await self._c.find_one_and_update(
-            {"notice_id": notice_id, "state": DeliveryState.PENDING.value},
-            update,
-            sort=[("_id", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            doc = await self._c.find_one_and_update(
+        doc = await self._take(
+            f"claim:{notice_id}:{worker}",
+            [
+                {"notice_id": notice_id, "state": DeliveryState.PENDING.value},
                 {
                     "notice_id": notice_id,
                     "state": DeliveryState.SENDING.value,
                     "worker": {"$ne": worker},
                     "claimed_at": {"$lt": stale_before},
                 },
-                update,
-                sort=[("_id", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
-            )
+            ],
+            ("state", "step", "claimed_at"),
+            update,
+        )
         return delivery_from(doc) if doc else None
 
     async def step_started(self, notice_id: str, chat_id: int, step: int, now: datetime) -> None:
         await self._c.update_one(
-            {"notice_id": notice_id, "chat_id": chat_id},
+            {"_id": delivery_key(notice_id, chat_id)},
             {"$set": {"sending_step": step, "claimed_at": now}},
         )
 
@@ -372,7 +413,7 @@ class MongoDeliveryRepository:
         self, notice_id: str, chat_id: int, step: int, message_ids: Sequence[int], now: datetime
     ) -> None:
         await self._c.update_one(
-            {"notice_id": notice_id, "chat_id": chat_id},
+            {"_id": delivery_key(notice_id, chat_id)},
             {
                 "$set": {"step": step + 1, "claimed_at": now},
                 "$push": {"message_ids": {"$each": list(message_ids)}},
@@ -395,13 +436,13 @@ class MongoDeliveryRepository:
         if state is DeliveryState.SENT:
             changes |= {"sent_at": now, "shown_revision": revision, "pinned_id": pinned_id}
         await self._c.update_one(
-            {"notice_id": notice_id, "chat_id": chat_id},
+            {"_id": delivery_key(notice_id, chat_id)},
             {"$set": changes, "$unset": {"worker": "", "sending_step": ""}},
         )
 
     async def release(self, notice_id: str, chat_id: int, reason: str) -> None:
         await self._c.update_one(
-            {"notice_id": notice_id, "chat_id": chat_id, "state": DeliveryState.SENDING.value},
+            {"_id": delivery_key(notice_id, chat_id), "state": DeliveryState.SENDING.value},
             {
                 "$set": {"state": DeliveryState.PENDING.value, "reason": reason},
                 "$unset": {"worker": ""},
@@ -409,17 +450,25 @@ class MongoDeliveryRepository:
         )
 
     async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> None:
+        """The group became a supergroup: the record moves to the new id (a new ``_id``)."""
+        old = await self._c.find_one({"_id": delivery_key(notice_id, old_chat_id)})
+        if old is None:
+            return
+        new = dict(old) | {
+            "_id": delivery_key(notice_id, new_chat_id),
+            "chat_id": new_chat_id,
+            "migrated_from": old_chat_id,
+        }
         try:
-            await self._c.update_one(
-                {"notice_id": notice_id, "chat_id": old_chat_id},
-                {"$set": {"chat_id": new_chat_id, "migrated_from": old_chat_id}},
-            )
+            await self._c.insert_one(new)
         except DuplicateKeyError:
             # The new supergroup was targeted as well: one delivery is enough.
             await self._c.update_one(
-                {"notice_id": notice_id, "chat_id": old_chat_id},
+                {"_id": old["_id"]},
                 {"$set": {"state": DeliveryState.FAILED.value, "reason": "migrated_duplicate"}},
             )
+            return
+        await self._c.delete_one({"_id": old["_id"]})
 
     async def counts(self, notice_id: str) -> DeliveryCounts:
         found: dict[str, int] = {}
@@ -452,26 +501,25 @@ class MongoDeliveryRepository:
     async def claim_sync(
         self, notice_id: str, revision: int, worker: str, now: datetime, stale_before: datetime
     ) -> Delivery | None:
-        doc = await self._c.find_one_and_update(
-            {
-                "notice_id": notice_id,
-                "state": DeliveryState.SENT.value,
-                "shown_revision": {"$lt": revision},
-                "$or": [
-                    {"sync_claimed_at": {"$exists": False}},
-                    {"sync_claimed_at": None},
-                    {"sync_claimed_at": {"$lt": stale_before}},
-                ],
-            },
+        base = {
+            "notice_id": notice_id,
+            "state": DeliveryState.SENT.value,
+            "shown_revision": {"$lt": revision},
+        }
+        doc = await self._take(
+            f"sync:{notice_id}:{revision}:{worker}",
+            [
+                base | {"sync_claimed_at": None},
+                base | {"sync_claimed_at": {"$lt": stale_before}},
+            ],
+            ("state", "shown_revision", "sync_claimed_at"),
             {"$set": {"sync_worker": worker, "sync_claimed_at": now}},
-            sort=[("_id", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
         )
         return delivery_from(doc) if doc else None
 
     async def synced(self, notice_id: str, chat_id: int, revision: int) -> None:
         await self._c.update_one(
-            {"notice_id": notice_id, "chat_id": chat_id},
+            {"_id": delivery_key(notice_id, chat_id)},
             {
                 "$max": {"shown_revision": revision},
                 "$set": {"sync_claimed_at": None},

@@ -30,7 +30,7 @@ from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
 from bot.notice_views import NoticeViews, local_time, status_label
 from bot.sender import Pacer, TelegramNoticeMessenger
-from broadcasts.delivery import DeliveryEngine
+from broadcasts.delivery import CountsFn, DeliveryEngine
 from broadcasts.model import (
     PHOTO_REQUIRED,
     Delivery,
@@ -207,11 +207,14 @@ class ProgressMessages:
             self._mids[notice.notice_id] = (m.chat.id, m.message_id)
         self._last[notice.notice_id] = time.monotonic()
 
-    async def progress(self, notice: Notice, counts: DeliveryCounts) -> None:
+    async def progress(self, notice: Notice, counts_fn: CountsFn) -> None:
         now = time.monotonic()
-        if now - self._last.get(notice.notice_id, 0.0) < self._interval or counts.done:
+        if now - self._last.get(notice.notice_id, 0.0) < self._interval:
             return
         self._last[notice.notice_id] = now
+        counts = await counts_fn()
+        if counts.done:
+            return
         where = self._mids.get(notice.notice_id)
         if where is None:
             return

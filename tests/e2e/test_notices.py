@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.routers.notices import Nt
-from groups.model import Area, GeoPoint, Group
+from pymongo import AsyncMongoClient
+
+from bot.i18n import Translator
+from bot.routers.notices import Nm, Nt
+from groups.model import Area, GeoPoint, Group, GroupStatus
 from groups.roles import UNRESTRICTED, Role
+from storage.client import Document
 from tests.e2e.harness import SUPERADMIN_ID, Person, World, wait_until
+from tests.fakebot import TgError
 
 # Groups: (chat id, title, sector, area)
 GROUPS = [
@@ -145,3 +150,305 @@ async def test_dialog_edit_from_preview_and_album_delivery(world: World) -> None
     actions = [d["action"] async for d in world.db.audit.find({"object_type": "notice"})]
     assert "notice.send" in actions
     assert await world.db.notice_drafts.count_documents({}) == 0
+
+
+async def test_refusals_invalid_input_and_cancel_change_nothing(world: World) -> None:
+    await seed(world)
+    eve = world.person("eve", lang="en")
+    await eve.says("/notice")
+    await eve.expect("not allowed")
+    await eve.says("/notices")
+    await eve.expect("not allowed")
+    inv = await investigator(world)
+    await inv.says("/notice_close N-2611-01 solved")
+    await inv.expect("was not found")
+    await inv.says("/notice_update")
+    await inv.expect("Usage: /notice_update")
+    await inv.says("/notice")
+    msg = await inv.expect("choose the kind")
+    await inv.presses(msg, nt("k", "missing_person"))
+    await inv.expect("title")
+    await inv.says("x" * 121)
+    await inv.expect("The title is too long: 121 characters, at most 120.")
+    await inv.says("寻找走失老人")
+    await inv.expect("notice text")
+    await inv.says("🚨" * 2049)  # 2049 characters but 4098 UTF-16 units
+    await inv.expect("The text is too long: 4098 characters, at most 4096.")
+    await inv.says("王某，78岁，身穿蓝色上衣。" * 75)  # 975 characters
+    photos = await inv.expect("Send photos")
+    await inv.says("here is the photo")
+    await inv.expect("Send a photo, or press Done.")
+    await inv.presses(photos, nt("ph_ok"))  # a missing person needs a photo: refused
+    await wait_until(lambda: world.tg.calls_of("answerCallbackQuery", show_alert=True))
+    assert (
+        "at least one photo"
+        in world.tg.calls_of("answerCallbackQuery", show_alert=True)[-1].params["text"]
+    )
+    await inv.sends(photo=True)
+    msg = await inv.expect("1 photo(s) received")
+    await inv.presses(msg, nt("ph_ok"))
+    await inv.expect("case number")
+    await inv.says("(2026)浙0102刑字第123号")
+    await inv.expect("reward amount")
+    await inv.says("a lot")
+    await inv.expect("The reward amount was not understood")
+    await inv.says("-5")
+    await inv.expect("The reward must be positive")
+    await inv.says("2000")
+    msg = await inv.expect("Choose who receives it")
+    await inv.presses(msg, nt("aud_ok"))  # nothing chosen: refused
+    await wait_until(
+        lambda: any(
+            "Choose at least one" in c.params.get("text", "")
+            for c in world.tg.calls_of("answerCallbackQuery")
+        )
+    )
+    msg = await press_and_wait_edit(world, inv, msg, nt("ar", "town-a"))
+    assert "Matching groups: 2" in msg["text"]
+    await inv.presses(msg, nt("aud_ok"))
+    msg = await inv.expect("urgency")
+    await inv.presses(msg, nt("u", "urgent"))
+    await inv.expect("Send the expiry")
+    await inv.says("2020-01-01")
+    await inv.expect("The expiry must be in the future.")
+    await inv.says("next week")
+    await inv.expect("The time was not understood")
+    await inv.says("2026-12-31")
+    # 975 characters of text + a header and footer exceed a photo caption's 1024: the
+    # preview says so and offers the edits, but no Send button.
+    err = await inv.expect("The notice is too long: with photos at most 1024")
+    assert nt("send") not in [b.get("callback_data") for b in buttons(err)]
+    await inv.presses(err, nt("e", "body"))
+    await inv.expect("notice text")
+    await inv.says("王某，78岁，身穿蓝色上衣，走失于城关镇菜市场附近。")
+    summary = await inv.expect("Preview:")
+    assert "Target groups: 2" in summary["text"]
+    await inv.presses(summary, nt("x"))
+    await inv.expect("Cancelled. Nothing was sent.")
+    await world.idle()
+    assert await world.db.notices.count_documents({}) == 0
+    assert await world.db.deliveries.count_documents({}) == 0
+    assert await world.db.notice_drafts.count_documents({}) == 0
+    assert not any(group_msgs(world, g[0]) for g in GROUPS)
+    # A stale preview button changes nothing either.
+    assert buttons(world.tg.current(summary)) == []  # the preview's buttons were removed
+    await world.tg.press(inv.user, summary, nt("send"), strict=False)  # an old client
+    stale = Translator("en")("core.stale_button")
+    await wait_until(
+        lambda: any(c.params.get("text") == stale for c in world.tg.calls_of("answerCallbackQuery"))
+    )
+    assert await world.db.notices.count_documents({}) == 0
+
+
+async def test_single_photo_by_radius_urgent_pinned(world: World) -> None:
+    await seed(world)
+    inv = await investigator(world)
+    await inv.says("/notice")
+    msg = await inv.expect("choose the kind")
+    await inv.presses(msg, nt("k", "wanted_vehicle"))
+    await inv.expect("title")
+    await inv.says("白色面包车 浙A·12345")
+    await inv.expect("notice text")
+    await inv.says("涉嫌抢劫，向北逃窜。")
+    await inv.expect("Send photos")
+    await inv.sends(photo=True)
+    msg = await inv.expect("1 photo(s) received")
+    await inv.presses(msg, nt("ph_ok"))
+    msg = await inv.expect("case number")
+    await inv.presses(msg, nt("skip"))
+    msg = await inv.expect("reward amount")
+    await inv.presses(msg, nt("skip"))
+    msg = await inv.expect("Choose who receives it")
+    await inv.presses(msg, nt("rad"))
+    await inv.expect("Share a location")
+    await inv.says("not a place")
+    await inv.expect("The coordinates were not understood")
+    await inv.sends(location=(30.01, 120.01))
+    await inv.expect("Send the radius in km")
+    await inv.says("900")
+    await inv.expect("The radius must be a number between 0.1 and 500 km.")
+    await inv.says("5")
+    msg = await inv.expect("within 5 km of 30.0100,120.0100")
+    assert "Matching groups: 4" in msg["text"]  # town-a and town-b, not the far one
+    await inv.presses(msg, nt("aud_ok"))
+    msg = await inv.expect("urgency")
+    await inv.presses(msg, nt("u", "pin"))
+    msg = await inv.expect("Send the expiry")
+    await inv.presses(msg, nt("exp", "30"))
+    summary = await inv.expect("Preview:")
+    assert "urgent (pinned)" in summary["text"]
+    await inv.presses(summary, nt("send"))
+    await inv.expect("delivered: 4 sent, 0 failed")
+    for chat_id in (-1001, -1002, -1003, -1004):
+        (photo,) = group_msgs(world, chat_id)
+        assert photo["caption"].startswith("🚨") and "白色面包车" in photo["caption"]
+        assert buttons(photo)[0]["url"].endswith("start=tip_N-2611-01")
+        assert world.tg.pinned(chat_id) == [photo["message_id"]]
+    assert group_msgs(world, -1005) == []
+
+
+async def send_notice(world: World, inv: Person, **kw: Any) -> str:
+    summary = await compose(world, inv, **kw)
+    await inv.presses(summary, nt("send"))
+    report = await inv.expect("delivered:")
+    ref = report["text"].split()[1]
+    return ref
+
+
+async def test_delivery_survives_429_migration_and_removed_bot(world: World) -> None:
+    await seed(world)
+    world.tg.add_group(-1009, "城关司机二群", type="group")
+    await world.app.ctx.groups.save(Group(-1009, "城关司机二群", "drivers", "town-a"))
+    inv = await investigator(world)
+    world.tg.fail_next("sendMediaGroup", TgError.retry_after(1), chat_id=-1001)
+    world.tg.migrate_group(-1009, -1000000009)
+    world.tg.remove_bot(-1002)
+    summary = await compose(world, inv)
+    await inv.presses(summary, nt("send"))
+    await inv.expect("delivered: 3 sent, 1 failed (of 4 groups)")
+    report = await inv.expect("Groups not reached:")
+    assert "新港司机群 (-1002): the bot was removed from the group" in report["text"]
+    assert len(group_msgs(world, -1001)) == 4  # after waiting out the 429
+    assert len(world.tg.calls_of("sendMediaGroup", chat_id=-1001)) == 2
+    assert len(group_msgs(world, -1000000009)) == 4  # under the supergroup's new id
+    groups = world.app.ctx.groups
+    assert (await groups.get(-1009)).status is GroupStatus.MIGRATED  # type: ignore[union-attr]
+    assert (await groups.get(-1000000009)).status is GroupStatus.ACTIVE  # type: ignore[union-attr]
+    assert (await groups.get(-1002)).status is GroupStatus.BOT_REMOVED  # type: ignore[union-attr]
+    d = await world.db.deliveries.find_one({"chat_id": -1000000009})
+    assert d["state"] == "sent" and len(d["message_ids"]) == 4
+    failed = await world.db.deliveries.find_one({"chat_id": -1002})
+    assert failed["state"] == "failed" and failed["reason"] == "bot_removed"
+
+
+async def test_restart_mid_delivery_no_duplicate_no_gap(
+    world: World, mongo_client: AsyncMongoClient[Document], db_name: str
+) -> None:
+    many = [(-2000 - i, f"司机群{i}", "drivers", "town-a") for i in range(10)]
+    await seed(world, many)
+    inv = await investigator(world)
+    await world.runner.restart(send_global_per_s=3)  # slow enough to stop in the middle
+    summary = await compose(world, inv, photos=1)
+    await inv.presses(summary, nt("send"))
+    reached = lambda: [c for c, *_ in many if group_msgs(world, c)]  # noqa: E731
+    await wait_until(lambda: len(reached()) >= 3)
+    # From now on Telegram fails every send (so nothing is in flight when we crash) ...
+    left = len(many) - len(reached())
+    world.tg.fail_next("sendPhoto", TgError.server_error(), times=left)
+    await wait_until(lambda: len(world.tg.calls_of("sendPhoto", ok=False)) >= left, timeout=20)
+    await world.runner.crash()  # ... and the process dies mid-delivery.
+    done_before = set(reached())
+    assert 3 <= len(done_before) < len(many)
+    states = {d["state"] async for d in mongo_client[db_name].deliveries.find({})}
+    assert "sending" in states
+    await world.runner.start(send_global_per_s=25)
+    # The dead process still holds the scheduler lease and its claims; both go stale,
+    # the new process takes the lease over and its sweep resumes delivery.
+    world.clock.advance(61)
+    world.tg.advance(61)
+    assert await world.app.ctx.jobs.renew()
+    await world.app.ctx.jobs.run_now("notices.deliver")
+    await inv.expect("delivered: 10 sent, 0 failed")
+    for chat_id, *_ in many:
+        assert len(group_msgs(world, chat_id)) == 1, chat_id  # nobody twice, nobody skipped
+    notice = await world.db.notices.find_one({})
+    assert notice["status"] == "active"
+
+
+async def test_update_and_close_propagate_to_every_copy(world: World) -> None:
+    await seed(world)
+    inv = await investigator(world)
+    other = await investigator(world, "other")
+    ref = await send_notice(world, inv, photos=3, urgency="pin")
+    assert ref == "N-2611-01"
+    copies = {c: group_msgs(world, c) for c in (-1001, -1002, -1005)}
+    assert all(world.tg.pinned(c) == [m[0]["message_id"]] for c, m in copies.items())
+    # Someone else's notice: refused, nothing changes.
+    await other.says(f"/notice_close {ref} solved")
+    await other.expect(f"You may not manage notice {ref}.")
+    # Update the text: every group's caption is edited.
+    await inv.says(f"/notice_update {ref.lower()}")
+    await inv.expect(f"Send the new text of notice {ref}")
+    await inv.says("UPDATE: last seen at the railway station, 14:00.")
+    confirm = await inv.expect("will be changed in all 3 groups")
+    await inv.presses(confirm, Nm(a="upd", ref=ref).pack())
+    await inv.expect(f"Notice {ref} changed")
+
+    def captions_say(text: str) -> bool:
+        return all(text in world.tg.current(m[0]).get("caption", "") for m in copies.values())
+
+    await wait_until(lambda: captions_say("railway station"))
+    # Close as solved: captions marked, tip buttons gone, pins removed.
+    await inv.says(f"/notice_close {ref} solved")
+    confirm = await inv.expect(f'Mark notice {ref} as "solved"')
+    await inv.presses(confirm, Nm(a="close", ref=ref, v="solved").pack())
+    await inv.expect(f'Notice {ref} marked "solved"')
+    await wait_until(lambda: captions_say("已破案"))
+    for c, msgs in copies.items():
+        assert buttons(world.tg.current(msgs[3])) == []
+        assert "已结束" in world.tg.current(msgs[3])["text"]
+        await wait_until(lambda c=c: world.tg.pinned(c) == [])
+    await wait_until(
+        lambda: world.db.notices.count_documents({"ref": ref, "status": "solved", "dirty": False})
+    )
+    await inv.says(f"/notice_update {ref}")
+    await inv.expect(f"Notice {ref} has ended")
+    await inv.says("/notices")
+    listing = await inv.expect("Your notices")
+    assert f"{ref} [solved]" in listing["text"] and "delivered 3/3" in listing["text"]
+    actions = [d["action"] async for d in world.db.audit.find({"object_type": "notice"})]
+    assert {"notice.send", "notice.update", "notice.solved"} <= set(actions)
+
+
+async def test_scheduled_notice_goes_out_on_time_and_expires(world: World) -> None:
+    await seed(world)
+    inv = await investigator(world)
+    summary = await compose(
+        world,
+        inv,
+        kind="publicity",
+        photos=0,
+        title="防诈骗提示",
+        body="陌生来电要求转账，一律是诈骗。",
+    )
+    await inv.presses(summary, nt("sched"))
+    await inv.expect("Send the time to send it")
+    await inv.says("2026-11-20 10:00")
+    await inv.expect("The sending time must be in the future.")
+    await inv.says("2026-11-23 12:00")  # 04:00 UTC; the clock is at 01:00 UTC
+    await inv.expect("will be sent at 2026-11-23 12:00")
+    await world.advance(3600, "notices.schedule", "notices.deliver")
+    await world.idle()
+    assert all(group_msgs(world, c) == [] for c, *_ in GROUPS)  # not yet
+    # A restart in between changes nothing: the schedule lives in the database.
+    await world.runner.restart()
+    await world.advance(3 * 3600, "notices.schedule")
+    await inv.expect("delivered: 3 sent, 0 failed")
+    for c in (-1001, -1002, -1005):
+        (text,) = group_msgs(world, c)
+        assert "防诈骗提示" in text["text"] and buttons(text)
+    # A manager re-posts it weekly.
+    manager = world.person("mgr", lang="en")
+    boss = await world.app.ctx.roles.principal(SUPERADMIN_ID)
+    await world.app.ctx.roles.grant(boss, manager.id, Role.MANAGER, UNRESTRICTED)
+    await inv.says("/notice_repeat N-2611-01 7")
+    await inv.expect("not allowed")
+    await manager.says("/notice_repeat N-2611-01 7")
+    await manager.expect("You may not manage notice N-2611-01.")
+    await world.app.ctx.roles.grant(boss, inv.id, Role.MANAGER, UNRESTRICTED)
+    await inv.says("/notice_repeat N-2611-01 7")
+    await inv.expect("will be posted again every 7 days")
+    await world.advance(7 * 86400, "notices.schedule")
+    await wait_until(lambda: all(len(group_msgs(world, c)) == 2 for c in (-1001, -1002, -1005)))
+    assert "N-2611-02" in group_msgs(world, -1001)[1]["text"]
+    # Expiry closes the first notice on its own and marks every copy.
+    await world.advance(0, "notices.expire")
+    for c in (-1001, -1002, -1005):  # every copy is edited, each in its own time
+        await wait_until(
+            lambda c=c: (
+                "已过期" in world.tg.current(group_msgs(world, c)[0])["text"]
+                and buttons(world.tg.current(group_msgs(world, c)[0])) == []
+            )
+        )
+    first = await world.db.notices.find_one({"ref": "N-2611-01"})
+    assert first["status"] == "expired"

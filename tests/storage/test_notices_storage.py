@@ -11,6 +11,7 @@ import pytest
 
 from broadcasts.delivery import (
     ChatGone,
+    CountsFn,
     DeliveryEngine,
     Migrated,
     Outcome,
@@ -100,8 +101,9 @@ class Progress:
         self.updates = 0
         self.final: tuple[DeliveryCounts, list[Delivery]] | None = None
 
-    async def progress(self, notice: Notice, counts: DeliveryCounts) -> None:
+    async def progress(self, notice: Notice, counts: CountsFn) -> None:
         self.updates += 1
+        assert (await counts()).total > 0
 
     async def finished(
         self, notice: Notice, counts: DeliveryCounts, failures: list[Delivery]
