@@ -94,6 +94,8 @@ class Jobs:
         if not self.is_leader:
             return
         async with self._locks[name]:  # never overlap a sweep with itself
+            if not self.is_leader:  # stopped while waiting for the lock
+                return
             try:
                 await self._sweeps[name][1]()
             except Exception:
@@ -123,8 +125,17 @@ class Jobs:
             )
 
     async def stop(self) -> None:
-        self._stopped = True
-        if self.is_leader:
+        self._stopped = True  # no renewals and no new sweeps from here on
+        was_leader, self.is_leader = self.is_leader, False
+        # Let sweeps in flight finish (they may be sending) before the database closes.
+        for lock in self._locks.values():
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=10)
+            except TimeoutError:
+                log.warning("a sweep is still running at shutdown")
+                continue
+            lock.release()
+        if was_leader:
             try:
                 await self._leases.release(LEASE, self.holder_id)
             except Exception:

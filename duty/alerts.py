@@ -63,6 +63,7 @@ class TipRef:
     area: str | None
     at: datetime
     kind: AlertKind = AlertKind.TIP
+    message_id: str | None = None  # the thread message, for AlertKind.MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Alert:
     cards: tuple[Card, ...] = ()
     acked_by: int | None = None
     acked_at: datetime | None = None
+    message_id: str | None = None
 
     @property
     def notified(self) -> frozenset[int]:

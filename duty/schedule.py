@@ -81,6 +81,28 @@ def _apply_adjustments(slots: list[Slot], adjustments: Sequence[Adjustment]) -> 
             slots[i] = Slot(adj.user_in, _reason(adj.kind), covers_for=adj.user_out)
 
 
+def _adjusted(team: Team, day: date, index: int, adjustments: Sequence[Adjustment]) -> list[Slot]:
+    """Rotation plus assignments and swaps (no absences) for one shift."""
+    key = shift_key(team.code, day, index)
+    slots = [Slot(uid) for uid in rotation_slots(team, ordinal(team, day, index))]
+    mine = sorted((a for a in adjustments if a.shift_key == key), key=lambda a: a.at)
+    _apply_adjustments(slots, mine)
+    return slots
+
+
+def _neighbour_slots(
+    team: Team, day: date, index: int, adjustments: Sequence[Adjustment]
+) -> list[Slot]:
+    """Who works the shifts right before and after (so a filler is not kept on for 24 h)."""
+    count = len(team.patterns)
+    before = (day, index - 1) if index > 0 else (day - timedelta(days=1), count - 1)
+    after = (day, index + 1) if index + 1 < count else (day + timedelta(days=1), 0)
+    out: list[Slot] = []
+    for d, i in (before, after):
+        out.extend(_adjusted(team, d, i, adjustments))
+    return out
+
+
 def build_shift(
     team: Team,
     day: date,
@@ -92,9 +114,7 @@ def build_shift(
     start, end = shift_bounds(team, day, pattern)
     n = ordinal(team, day, index)
     key = shift_key(team.code, day, index)
-    slots = [Slot(uid) for uid in rotation_slots(team, n)]
-    mine = sorted((a for a in adjustments if a.shift_key == key), key=lambda a: a.at)
-    _apply_adjustments(slots, mine)
+    slots = _adjusted(team, day, index, adjustments)
 
     def busy(uid: int) -> bool:
         return any(u.user_id == uid and u.overlaps(start, end) for u in unavailable)
@@ -102,7 +122,7 @@ def build_shift(
     unfilled: list[int] = []
     absent = [s for s in slots if busy(s.user_id)]
     if absent:
-        neighbours = set(rotation_slots(team, n - 1)) | set(rotation_slots(team, n + 1))
+        neighbours = {s.user_id for s in _neighbour_slots(team, day, index, adjustments)}
         ops = team.operators
         for gone in absent:
             slots.remove(gone)

@@ -507,6 +507,7 @@ class DutyService:
             # Nobody on duty: the backup level is due at once.
             due=now if nobody else due_for(now, policy, Level.BACKUP),
             steps=(Step(Level.DUTY, now, recipients),),
+            message_id=tip.message_id,
         )
         if not await self.repo.add_alert(alert):
             # The same tip event delivered twice: route it once.

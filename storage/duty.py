@@ -149,6 +149,7 @@ def alert_doc(a: Alert) -> Document:
         "cards": [{"chat_id": c.chat_id, "message_id": c.message_id} for c in a.cards],
         "acked_by": a.acked_by,
         "acked_at": a.acked_at,
+        "message_id": a.message_id,
     }
 
 
@@ -179,6 +180,7 @@ def to_alert(d: Document) -> Alert:
         cards=tuple(Card(int(c["chat_id"]), int(c["message_id"])) for c in d.get("cards", [])),
         acked_by=d.get("acked_by"),
         acked_at=d.get("acked_at"),
+        message_id=d.get("message_id"),
     )
 
 

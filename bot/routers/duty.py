@@ -5,15 +5,14 @@ swaps, unavailability); tip cards with Acknowledge/Open buttons; three leased sw
 (``duty.escalate``, ``duty.handover``, ``duty.coverage``) that process what MongoDB says
 is due, so a restart loses nothing and duplicates nothing.
 
-Tips integration point: :class:`TipsBridge` (everything duty needs from the tips
-feature) and :func:`subscribe_tip_events` (``tips.events.TipSubmitted`` and
-``TipMessageAdded`` become :class:`duty.alerts.TipRef` routings).
+Tips integration: :class:`TipsBridge` (everything duty needs from the tips feature:
+status, card text, card registration) and :func:`subscribe_tip_events`
+(``tips.events.TipSubmitted`` and tipsters' ``TipMessageAdded`` become routings).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +26,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot import tip_views
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
@@ -46,6 +46,10 @@ from groups.errors import DomainError, InvalidInput
 from groups.roles import Permission, Principal, Scope
 from storage.catalog import MongoScopeCatalog
 from storage.duty import MongoDutyRepository, MongoNoticeDirectory, MongoTipDirectory
+from tips.api import TipsApi
+from tips.events import TipMessageAdded, TipSubmitted
+from tips.model import TipStatus, TipSummary
+from tips.service import TipService
 
 log = logging.getLogger("six_circles.duty")
 
@@ -96,11 +100,10 @@ class SwapCB(CallbackData, prefix="dswp"):
 class TipsBridge:
     """Duty's view of the tips feature (implements ``duty.ports.TipSource``).
 
-    Uses the ``tips_api`` service the tips router provides (status changes, card
-    registration, card text through ``bot.tip_views``) and reads the ``tips``
-    collection's documented fields for status and open tips. Without the tips feature
-    loaded, cards show the tip code, notice and scope only, and status changes are
-    skipped (logged).
+    Status changes and card registration go through ``tips_api``; card text comes from
+    ``bot.tip_views.card_text`` (pseudonym only, never the tipster); a thread message's
+    own content is read from the tip's thread. Status and open tips for handovers are read
+    from the ``tips`` collection's documented fields.
     """
 
     def __init__(self, ctx: AppContext, directory: MongoTipDirectory) -> None:
@@ -108,8 +111,9 @@ class TipsBridge:
         self._dir = directory
 
     @property
-    def api(self) -> Any:
-        return self._ctx.services.get("tips_api")
+    def api(self) -> TipsApi | None:
+        api = self._ctx.services.get("tips_api")
+        return api if isinstance(api, TipsApi) else None
 
     async def mark_acknowledged(self, tip_id: str, actor_id: int) -> None:
         api = self.api
@@ -117,16 +121,23 @@ class TipsBridge:
             log.warning("tips_api missing: tip %s acknowledged only in duty", tip_id)
             return
         try:
-            await api.set_status(tip_id, "acknowledged", actor_id)
-        except DomainError as exc:  # e.g. an investigator moved it on meanwhile
-            log.info("tip %s status not changed by duty: %s", tip_id, exc.key)
+            summary = await api.summary(tip_id)
+            # Never move a tip back: an investigator may have taken it further meanwhile.
+            if summary is not None and summary.status is TipStatus.NEW:
+                await api.set_status(tip_id, TipStatus.ACKNOWLEDGED, actor_id)
+        except (DomainError, ValueError) as exc:
+            log.info("tip %s status not changed by duty: %r", tip_id, exc)
 
     async def is_handled(self, tip_id: str) -> bool:
         status = await self._dir.status(tip_id)
-        return status is not None and status != "new"
+        return status is not None and status != TipStatus.NEW.value
 
     async def open_tips(self, sector: str | None, area: str | None) -> list[OpenTip]:
         return await self._dir.open_tips(sector, area)
+
+    async def summary(self, tip_id: str) -> TipSummary | None:
+        api = self.api
+        return await api.summary(tip_id) if api is not None else None
 
     async def register_card(self, chat_id: int, message_id: int, tip_id: str) -> None:
         api = self.api
@@ -137,57 +148,67 @@ class TipsBridge:
         except Exception:
             log.exception("register_card failed for tip %s", tip_id)
 
-    async def body(self, tip_id: str, t: Translator) -> str | None:
-        """The tip's content, location and notice as the tips feature renders it."""
-        api = self.api
-        if api is None:
+    async def thread_text(self, tip_id: str, message_id: str) -> str | None:
+        service = self._ctx.services.get("tip_service")
+        if not isinstance(service, TipService):
             return None
-        try:
-            summary = await api.summary(tip_id)
-            if summary is None:
-                return None
-            views = importlib.import_module("bot.tip_views")
-            render: Callable[..., str] | None = getattr(views, "card_text", None)
-            if render is None:
-                return None
-            return render(summary, t)
-        except Exception:
-            log.exception("tip card text failed for tip %s", tip_id)
+        for msg in await service.repo.thread(tip_id, limit=500):
+            if msg.message_id == message_id:
+                texts = [p.text for p in msg.parts if p.text]
+                media = sum(1 for p in msg.parts if p.file_id)
+                body = "\n".join(texts)
+                if media:
+                    body = f"{body}\n📎{media}".strip()
+                return body
+        return None
+
+    async def body(self, alert: Alert, t: Translator, tz: ZoneInfo) -> str | None:
+        """The tip's content, location and notice, as the tips feature renders it."""
+        summary = await self.summary(alert.tip_id)
+        if summary is None:
             return None
+        text = tip_views.card_text(t, summary, tz)
+        if alert.kind is AlertKind.MESSAGE and alert.message_id:
+            extra = await self.thread_text(alert.tip_id, alert.message_id)
+            if extra:
+                text = t("duty.card_message", text=extra[:1500]) + "\n\n" + text
+        return text[:3600]
 
 
-def tip_ref(event: object, kind: AlertKind) -> TipRef:
-    return TipRef(
-        tip_id=str(getattr(event, "tip_id")),  # noqa: B009
-        code=str(getattr(event, "code", "")),
-        notice_id=getattr(event, "notice_id", None),
-        sector=getattr(event, "sector", None),
-        area=getattr(event, "area", None),
-        at=getattr(event, "at"),  # noqa: B009
-        kind=kind,
-    )
+def subscribe_tip_events(ctx: AppContext, dispatch: DutyDispatch) -> None:
+    """New tips, and tipsters' new thread messages, are routed to whoever is on duty."""
 
+    async def submitted(event: TipSubmitted) -> None:
+        await dispatch.route(
+            TipRef(
+                tip_id=event.tip_id,
+                code=event.code,
+                notice_id=event.notice_id,
+                sector=event.sector,
+                area=event.area,
+                at=event.at,
+            )
+        )
 
-def subscribe_tip_events(ctx: AppContext, route: Callable[[TipRef], Awaitable[None]]) -> bool:
-    """Route ``tips.events.TipSubmitted``/``TipMessageAdded``; False when tips is absent."""
-    try:
-        events = importlib.import_module("tips.events")
-    except ImportError:
-        log.warning("tips.events not available: duty routes only what is handed to it")
-        return False
-    found = False
-    for name, kind in (("TipSubmitted", AlertKind.TIP), ("TipMessageAdded", AlertKind.MESSAGE)):
-        cls = getattr(events, name, None)
-        if cls is None:
-            log.warning("tips.events.%s missing", name)
-            continue
-        found = True
+    async def message_added(event: TipMessageAdded) -> None:
+        if event.direction != "tipster":
+            return  # officers' own replies need nobody's attention
+        summary = await dispatch.tips.summary(event.tip_id)
+        await dispatch.route(
+            TipRef(
+                tip_id=event.tip_id,
+                code=event.code,
+                notice_id=event.notice_id,
+                sector=summary.sector if summary else None,
+                area=summary.area if summary else None,
+                at=event.at,
+                kind=AlertKind.MESSAGE,
+                message_id=event.message_id,
+            )
+        )
 
-        async def handler(event: object, kind: AlertKind = kind) -> None:
-            await route(tip_ref(event, kind))
-
-        ctx.events.subscribe(cls, handler)
-    return found
+    ctx.events.subscribe(TipSubmitted, submitted)
+    ctx.events.subscribe(TipMessageAdded, message_added)
 
 
 # ---------------------------------------------------------------- rendering
@@ -326,7 +347,7 @@ class DutyDispatch:
     async def card_text(self, alert: Alert, t: Translator, header: str) -> str:
         team = await self.svc.repo.get_team(alert.team) if alert.team else None
         lines = [header]
-        body = await self.tips.body(alert.tip_id, t)
+        body = await self.tips.body(alert, t, self.tz(team))
         if body:
             lines.append(body)
         else:
@@ -335,7 +356,7 @@ class DutyDispatch:
                 lines.append(t("duty.card_notice", notice=alert.notice_id))
             scope = "/".join(p for p in (alert.sector, alert.area) if p) or "—"
             lines.append(t("duty.card_scope", scope=scope))
-        lines.append(t("duty.card_received", at=hm(alert.created_at, self.tz(team))))
+            lines.append(t("duty.card_received", at=hm(alert.created_at, self.tz(team))))
         if alert.acked_by is not None and alert.acked_at is not None:
             lines.append(
                 t(
@@ -530,7 +551,7 @@ def setup(ctx: AppContext) -> Router:
     )
     dispatch = DutyDispatch(ctx, svc, tips)
     ctx.provide(duty=svc, duty_dispatch=dispatch)
-    subscribe_tip_events(ctx, lambda ref: _route(dispatch, ref))
+    subscribe_tip_events(ctx, dispatch)
     ctx.jobs.every(SWEEP_ESCALATE, settings.duty_escalation_sweep_s, dispatch.escalate)
     ctx.jobs.every(SWEEP_HANDOVER, 60, dispatch.handover)
     ctx.jobs.every(SWEEP_COVERAGE, 600, dispatch.coverage)
@@ -1049,7 +1070,3 @@ def setup(ctx: AppContext) -> Router:
             await message.answer(text)
 
     return router
-
-
-async def _route(dispatch: DutyDispatch, ref: TipRef) -> None:
-    await dispatch.route(ref)

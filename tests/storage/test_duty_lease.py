@@ -43,7 +43,11 @@ async def test_only_the_holder_sweeps_and_another_takes_over(db: Database) -> No
     # a stopping does not release b's lease; b stopping hands it over at once.
     await a.stop()
     assert await MongoLeases(db).holder(LEASE) == b.holder_id
+    assert not await a.renew()  # a stopped process never leads again
+    c = process(db, clock, runs, "c")
+    assert not await c.renew()
     await b.stop()
-    assert await a.renew()
-    await a._run("duty.escalate")
-    assert runs == ["a", "b", "a"]
+    assert await c.renew()
+    await c._run("duty.escalate")
+    await b._run("duty.escalate")
+    assert runs == ["a", "b", "c"]

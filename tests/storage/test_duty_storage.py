@@ -282,11 +282,11 @@ async def test_handover_coverage_and_sla(db: Database) -> None:
 async def test_tip_directory_reads_open_tips_only(db: Database) -> None:
     await db.tips.insert_many(
         [
-            {"_id": "a", "code": "T-A", "status": "new", "sector": "drivers", "area": None,
+            {"_id": "a", "code": "T-A", "intake_key": "ka", "status": "new", "sector": "drivers", "area": None,
              "created_at": T0},
-            {"_id": "b", "code": "T-B", "status": "closed", "sector": "drivers", "area": None,
+            {"_id": "b", "code": "T-B", "intake_key": "kb", "status": "closed", "sector": "drivers", "area": None,
              "created_at": T0},
-            {"_id": "c", "code": "T-C", "status": "acknowledged", "sector": "landlords",
+            {"_id": "c", "code": "T-C", "intake_key": "kc", "status": "acknowledged", "sector": "landlords",
              "area": None, "created_at": T0},
         ]
     )  # fmt: skip

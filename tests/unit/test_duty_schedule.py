@@ -237,3 +237,13 @@ def test_shift_keys_round_trip() -> None:
     assert parse_shift_key("garbage") is None
     assert rotation_slots(team(operators=(1, 2, 3), per_shift=5), 0) == (1, 2, 3)
     assert ShiftPattern(time(20), time(8)).crosses_midnight
+
+
+def test_filler_avoids_whoever_really_works_the_next_shift_after_swaps() -> None:
+    t = team(operators=(1, 2, 3, 4), per_shift=1)
+    # day0 -> 1, night0 -> 2, day1 -> 3, night1 -> 4; 1 swapped onto night1 (for 4).
+    swap = adj(shift_key("a", date(2026, 3, 3), 1), 1, 4, AdjustKind.SWAP)
+    away = Unavailability(3, sh(8, day=3), sh(20, day=3))
+    s = build_shift(t, date(2026, 3, 3), 0, [swap], [away])
+    # 1 now works the night right after and 2 the night before: 4 is the rested one.
+    assert s.operators == (4,) and s.slots[0].covers_for == 3
