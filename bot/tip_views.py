@@ -1,7 +1,7 @@
 """How tips look to officers (cards) and how the bot writes to a tipster.
 
 For duty and rewards:
-- ``card_text(tip, t, tz=None)``: the text of a tip card for an officer (pseudonym only);
+- ``card_text(t, tip, tz=None)``: the text of a tip card for an officer (pseudonym only);
   ``tip`` is a ``Tip`` or a ``TipSummary``; times in ``tz`` (pass ``ctx.settings.tz``;
   default Asia/Shanghai, the project's default TIMEZONE).
 - ``send_card(bot, tips_api, chat_id, tip, t, tz, reply_markup=None, with_media=True)``:
@@ -82,7 +82,7 @@ def _subject(t: Translator, tip: Tip | TipSummary) -> str:
     return t("tips.card.general")
 
 
-def card_text(tip: Tip | TipSummary, t: Translator, tz: tzinfo | None = None) -> str:
+def card_text(t: Translator, tip: Tip | TipSummary, tz: tzinfo | None = None) -> str:
     """A tip as an officer sees it: never the tipster's identity, only their pseudonym."""
     tz = tz or DEFAULT_TZ
     if isinstance(tip, Tip):
@@ -177,7 +177,7 @@ async def send_card(
     with_media: bool = True,
 ) -> list[int]:
     """Show a tip to an officer; every message sent is registered as a tip card."""
-    sent = await bot.send_message(chat_id, card_text(tip, t, tz), reply_markup=reply_markup)
+    sent = await bot.send_message(chat_id, card_text(t, tip, tz), reply_markup=reply_markup)
     ids = [sent.message_id]
     await tips_api.register_card(chat_id, sent.message_id, tip.tip_id)
     if with_media:

@@ -53,25 +53,25 @@ def tip(**kw: object) -> Tip:
 
 
 def test_card_shows_pseudonym_best_location_media_and_local_time() -> None:
-    zh = card_text(tip(), Translator("zh-CN"), TZ)
+    zh = card_text(Translator("zh-CN"), tip(), TZ)
     assert "T-7K3Q9" in zh and "新线索" in zh and "举报人 #A137" in zh
     assert "N-2611-07" in zh and "2026-11-23 10:05" in zh  # Asia/Shanghai
     first_location = zh.index("30.274100, 120.155100")
     assert first_location < zh.index("30.100000, 120.100000")  # the device pin is primary
     assert "精度约 12 米" in zh and "照片 2" in zh and "语音 1" in zh
     assert "白色面包车" in zh and "回复本消息" in zh
-    en = card_text(tip(), Translator("en"), TZ)
+    en = card_text(Translator("en"), tip(), TZ)
     assert "Tipster #A137" in en and "device location" in en and "Reply to this message" in en
 
 
 def test_card_for_general_forgotten_and_summary() -> None:
     t = Translator("en")
     general = tip(notice_id=None, notice_ref=None, category=TipCategory.PLACE, forgotten=True)
-    text = card_text(general, t, TZ)
+    text = card_text(t, general, TZ)
     assert "Suspicious place" in text and "identity unlinked" in text and "A137" not in text
-    summary = card_text(TipSummary.of(tip()), t)  # default tz
+    summary = card_text(t, TipSummary.of(tip()))  # default tz
     assert "T-7K3Q9" in summary and "3 files" in summary and "Tipster #A137" in summary
-    huge = card_text(tip(parts=(Part(PartKind.TEXT, "x" * 5000),)), t, TZ)
+    huge = card_text(t, tip(parts=(Part(PartKind.TEXT, "x" * 5000),)), TZ)
     assert len(huge) <= 3900
 
 
