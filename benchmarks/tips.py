@@ -65,6 +65,7 @@ BOT_ID = 5_151_000
 TOKEN = f"{BOT_ID}:" + "B" * 35
 SECRET = "bench-secret-0123456789"
 SUPERADMIN = 1
+OPERATOR = 2
 REF = "N-2611-07"
 GROUP = -100777
 SEND = TipCb(action="send").pack()
@@ -173,7 +174,8 @@ class TipsBench:
         self.stored_at: dict[str, float] = {}
         self.send_posted_at: dict[str, float] = {}
         self.member_ids: set[int] = set()
-        app.ctx.events.subscribe(TipSubmitted, self._on_stored)
+        # First in line: the moment the tip is stored, before duty routes it.
+        app.ctx.events._subs[TipSubmitted].insert(0, self._on_stored)
 
     async def _on_stored(self, event: TipSubmitted) -> None:
         self.stored_at[event.code] = self.tg.now()
@@ -321,6 +323,28 @@ async def seed(app: App, users: list[dict[str, Any]]) -> None:
     )
 
 
+async def setup_duty(tg: FakeTelegram, app: App, poster: Poster) -> bool:
+    """When the duty feature is loaded: one operator on duty for the drivers sector, set
+    up with the commands a manager would send. True when cards will be routed."""
+    if app.ctx.commands.get("team_add") is None:
+        return False
+    boss = tg.add_user(SUPERADMIN, "Boss", username="bench_boss", language_code="en")
+    op = tg.add_user(OPERATOR, "Olga", username="bench_operator", language_code="en")
+    principal = await app.ctx.roles.principal(SUPERADMIN)
+    await app.ctx.roles.grant(principal, OPERATOR, Role.OPERATOR, UNRESTRICTED)
+    for user, text in (
+        (op, "/start"),
+        (boss, "/start"),
+        (boss, "/team_add bench 2x12 1 drivers"),
+        (boss, "/team_set bench operators @bench_operator"),
+        (boss, "/duty"),
+    ):
+        await tg.send_message(user, text=text)
+        await poster.post(take_update(tg))
+    duty = (tg.last_sent(SUPERADMIN) or {}).get("text") or ""
+    return "Olga" in duty or "bench_operator" in duty
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "tips",
@@ -375,6 +399,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             poster = Poster(settings.webhook_url or "", args.members)
             try:
                 await seed(app, users)
+                result["duty_operator_on_duty"] = (
+                    await setup_duty(tg, app, poster) if not args.no_duty else False
+                )
                 bench = TipsBench(tg, app, poster)
                 bench.member_ids = {u["id"] for u in users}
                 result["tips_max"] = await bench.closed_loop(users, args.tips_per_member)
@@ -417,6 +444,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--mongodb-uri", default=None, help="use this MongoDB instead of embedded")
     p.add_argument("--quick", action="store_true", help="short configuration for CI")
+    p.add_argument("--no-duty", action="store_true", help="do not put an operator on duty")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = p.parse_args(argv)
     if args.quick:

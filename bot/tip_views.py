@@ -1,7 +1,9 @@
 """How tips look to officers (cards) and how the bot writes to a tipster.
 
 For duty and rewards:
-- ``card_text(t, tip, tz)``: the text of a tip card for an officer (pseudonym only).
+- ``card_text(t, tip, tz=None)``: the text of a tip card for an officer (pseudonym only);
+  ``tip`` is a ``Tip`` or a ``TipSummary``; times in ``tz`` (pass ``ctx.settings.tz``;
+  default Asia/Shanghai, the project's default TIMEZONE).
 - ``send_card(bot, tips_api, chat_id, tip, t, tz, reply_markup=None, with_media=True)``:
   sends the card (and the tip's photos, videos, voice messages and files) and registers
   every message it sent as a tip card, so an officer replying to any of them writes to
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -30,6 +33,7 @@ from tips.service import TipService
 log = logging.getLogger(__name__)
 
 CARD_TEXT_LIMIT = 3900
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 PREVIEW = 90
 
 
@@ -78,8 +82,9 @@ def _subject(t: Translator, tip: Tip | TipSummary) -> str:
     return t("tips.card.general")
 
 
-def card_text(t: Translator, tip: Tip | TipSummary, tz: tzinfo) -> str:
+def card_text(t: Translator, tip: Tip | TipSummary, tz: tzinfo | None = None) -> str:
     """A tip as an officer sees it: never the tipster's identity, only their pseudonym."""
+    tz = tz or DEFAULT_TZ
     if isinstance(tip, Tip):
         loc = tip.location
         media = media_summary(t, tip.parts)

@@ -372,6 +372,8 @@ class MongoTipRepository:
         result = await self._ids.delete_one({"_id": tip_id, "user_id": user_id})
         if result.deleted_count != 1:
             return False
+        # A draft adding to this tip (or one left by a crash) links it too.
+        await self._db.tip_drafts.delete_many({"$or": [{"tip_id": tip_id}, {"intake_key": tip_id}]})
         await self._tips.update_one(
             {"_id": tip_id}, {"$set": {"forgotten": True, "updated_at": at}}
         )

@@ -448,11 +448,13 @@ def setup(ctx: AppContext) -> Router:
             # Not stored. The public reply still goes (safety first); tell them privately.
             log.exception("could not store a group reply tip")
             error, created = InvalidInput("core.db_unavailable"), False
+        still_public = False
         if delete:
             try:
                 await message.delete()
-            except TelegramAPIError as exc:
+            except TelegramAPIError as exc:  # e.g. the bot lost its admin rights
                 log.warning("could not delete a tip reply in %s: %s", message.chat.id, exc)
+                still_public = True
         private_text = (
             t(error.key, **error.params)
             if error is not None
@@ -460,6 +462,9 @@ def setup(ctx: AppContext) -> Router:
             if tip is not None and created
             else None
         )
+        if still_public:
+            warning = t("tips.reply_not_deleted")
+            private_text = f"{private_text}\n\n{warning}" if private_text else warning
         if private_text is None:
             return
         try:
@@ -908,6 +913,8 @@ def setup(ctx: AppContext) -> Router:
                 first_point=point if live else None,
             )
         stored = await service.add_location(uid, location, draft)
+        if draft.expect is Expect.ADDRESS:  # a pin instead of the address asked for
+            stored = await service.drafts.set_fields(uid, expect=Expect.CONTENT) or stored
         await ack(message, t, stored, "tips.added_location")
 
     @router.edited_message(F.chat.type == "private", F.location)

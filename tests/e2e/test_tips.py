@@ -13,7 +13,7 @@ from bot.routers.tips import TipCb
 from groups.model import Group
 from groups.roles import UNRESTRICTED, Role, Scope
 from storage.embedded import EmbeddedMongo
-from tests.e2e.harness import SUPERADMIN_ID, BotRunner, Person, World, wait_until
+from tests.e2e.harness import DEADLINE_S, SUPERADMIN_ID, BotRunner, Person, World, wait_until
 from tests.fakebot import FakeTelegram, tiny_png
 
 ZH = Translator("zh-CN")
@@ -267,7 +267,9 @@ async def test_group_reply_from_someone_who_never_started_the_bot(world: World) 
     notice = await seed_notice(world)
     bob = await member(world, "bob", started=False)
     reply = await bob.says("我知道车主是谁", chat=GROUP, reply_to=notice["message_id"])
-    hint = await world.tg.wait_for_message(GROUP, text_contains=f"start=tip_{REF}")
+    hint = await world.tg.wait_for_message(
+        GROUP, text_contains=f"start=tip_{REF}", timeout=DEADLINE_S
+    )
     assert world.tg.is_deleted(reply)
     assert "我知道车主" not in hint["text"]
     (tip,) = await tip_docs(world)
@@ -593,3 +595,14 @@ async def test_tips_list_pages_with_buttons(world: World) -> None:
     member_only = people[0]
     await member_only.says(f"/tips {REF}")
     await member_only.expect(ZH("errors.permission_denied"))
+
+
+async def test_reply_that_cannot_be_deleted_is_flagged_to_the_tipster(world: World) -> None:
+    notice = await seed_notice(world)
+    world.tg.set_bot_rights(GROUP, can_delete_messages=False)
+    ann = await member(world, "ann")
+    reply = await ann.says("就在路口", chat=GROUP, reply_to=notice["message_id"])
+    receipt = await ann.expect(head("tips.received_from_group"))
+    assert ZH("tips.reply_not_deleted") in receipt["text"]
+    assert not world.tg.is_deleted(reply)
+    assert len(await tip_docs(world)) == 1

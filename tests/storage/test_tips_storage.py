@@ -271,7 +271,9 @@ async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
 
     with pytest.raises(NotFound):
         await svc.forget(tips[0].code, 8)  # not theirs
+    await svc.start_add(7, tips[0].code, 7, 500)  # an unsent addition links them too
     await svc.forget(tips[0].code, 7)
+    assert await svc.draft(7) is None
     assert await svc.repo.identity(tips[0].tip_id) is None
     kept = await svc.repo.get(tips[0].tip_id)
     assert kept is not None and kept.forgotten and kept.text == "x"

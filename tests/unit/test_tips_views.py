@@ -69,7 +69,7 @@ def test_card_for_general_forgotten_and_summary() -> None:
     general = tip(notice_id=None, notice_ref=None, category=TipCategory.PLACE, forgotten=True)
     text = card_text(t, general, TZ)
     assert "Suspicious place" in text and "identity unlinked" in text and "A137" not in text
-    summary = card_text(t, TipSummary.of(tip()), TZ)
+    summary = card_text(t, TipSummary.of(tip()))  # default tz
     assert "T-7K3Q9" in summary and "3 files" in summary and "Tipster #A137" in summary
     huge = card_text(t, tip(parts=(Part(PartKind.TEXT, "x" * 5000),)), TZ)
     assert len(huge) <= 3900
