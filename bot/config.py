@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +74,44 @@ class Settings(BaseSettings):
     tips_geocoder_timeout_s: float = Field(5.0, gt=0, le=60)
     # How long the "open a private chat" hint stays in a group after a reply-tip.
     tips_group_hint_ttl_s: int = Field(60, ge=5, le=3600)
+
+    # --- Rewards (issue 7) ---
+    # Currency of discretionary rewards (offers carry their own), ISO 4217.
+    rewards_currency: str = Field("CNY", pattern=r"^[A-Z]{3}$")
+    # Largest amount anyone may propose (exact decimal).
+    rewards_max_amount: Decimal = Field(Decimal("1000000"), gt=0, max_digits=14, decimal_places=2)
+    # Remind approvers of proposals waiting longer than this (and again each period).
+    rewards_remind_after_h: float = Field(72.0, gt=0)
+    rewards_remind_sweep_s: float = Field(900.0, ge=10)
+    # How a tipster claims an approved reward, per area code ("*": every other area), JSON:
+    # {"town-a": "请携带线索编号到城关派出所领取", "*": "..."}. Unset: the built-in text.
+    rewards_claim_instructions: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    # --- Outgoing traffic and notices (issue 4: bot/sender.py, bot/routers/notices.py) ---
+    # One limiter paces every message the bot sends (album items count one each).
+    send_global_per_s: float = Field(25.0, gt=0)
+    send_group_per_min: float = Field(20.0, gt=0)
+    send_chat_per_s: float = Field(1.0, gt=0)
+    send_max_retries: int = Field(5, ge=0, le=20)  # 429 retries per request
+    notice_concurrency: int = Field(64, ge=1, le=1000)  # groups in flight per notice
+    notice_progress_s: float = Field(3.0, ge=0)  # at most one progress edit per interval
+    notice_resume_after_s: float = Field(60.0, ge=1)  # reclaim a dead worker's deliveries
+
+    # --- groups and admission (issue 3) ---
+    # Join requests nobody decided within this many hours are declined automatically.
+    join_request_timeout_h: float = Field(48.0, gt=0, le=24 * 30)
+    # How often the automatic-decline sweep runs.
+    join_request_sweep_s: float = Field(300.0, ge=10)
+
+    @field_validator("rewards_claim_instructions", mode="before")
+    @classmethod
+    def _claim_json(cls, v: object) -> object:
+        if isinstance(v, str):
+            try:
+                v = json.loads(v) if v.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError('must be JSON like {"area-code": "text", "*": "text"}') from exc
+        return v
 
     @field_validator("bot_token")
     @classmethod

@@ -545,9 +545,15 @@ class MongoTipRepository:
         cursor = self._tips.find({"_id": {"$in": ids}}).sort("created_at", ASCENDING)
         return [tip_from(d) async for d in cursor]
 
-    async def mark_receipt(self, tip_id: str, delivered: bool) -> None:
+    async def receipt_delivered(self, tip_id: str, message_id: int) -> None:
         await self._ids.update_one(
-            {"_id": tip_id}, {"$set": {"receipt": "delivered" if delivered else "pending"}}
+            {"_id": tip_id},
+            {
+                "$set": {"receipt": "delivered"},
+                "$push": {
+                    "thread_message_ids": {"$each": [message_id], "$slice": -THREAD_IDS_KEPT}
+                },
+            },
         )
 
 

@@ -6,7 +6,7 @@ Provided to handlers and other routers as ``tips_api`` (``ctx.services["tips_api
 from __future__ import annotations
 
 from tips.codes import normalize_code
-from tips.model import TipStatus, TipSummary
+from tips.model import Tip, TipStatus, TipSummary
 from tips.service import TipService
 
 
@@ -17,6 +17,11 @@ class TipsApi:
     async def summary(self, tip_id: str) -> TipSummary | None:
         """The tip (content, place, status, pseudonym), or None when unknown."""
         return await self._service.summary(tip_id)
+
+    async def tip(self, tip_id: str) -> Tip | None:
+        """The whole tip body (parts with file ids, every location) for ``send_card``;
+        never the tipster's identity."""
+        return await self._service.repo.get(tip_id)
 
     async def by_code(self, code: str) -> TipSummary | None:
         """A tip by its code (``T-7K3Q9``; case and dashes are forgiven), or None."""

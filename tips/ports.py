@@ -144,7 +144,9 @@ class TipRepository(Protocol):
 
     async def undelivered_receipts(self, user_id: int) -> list[Tip]: ...
 
-    async def mark_receipt(self, tip_id: str, delivered: bool) -> None: ...
+    async def receipt_delivered(self, tip_id: str, message_id: int) -> None:
+        """The receipt reached the tipster as ``message_id`` (replying to it adds to the thread)."""
+        ...
 
 
 class CodeTaken(Exception):

@@ -222,22 +222,29 @@ class TipService:
         if part.size is not None and part.size > lim.max_file_bytes:
             raise InvalidInput("tips.file_too_big", limit_mb=lim.max_file_bytes // (1024 * 1024))
 
-    async def _require_draft(self, user_id: int) -> TipDraft:
+    async def _require_draft(self, user_id: int, known: TipDraft | None = None) -> TipDraft:
+        """The user's draft (``known``: the caller just read it, skip a round trip)."""
+        if known is not None and known.user_id == user_id:
+            return known
         draft = await self.drafts.get(user_id)
         if draft is None:
             raise NotFound("tips.no_draft")
         return draft
 
-    async def add_part(self, user_id: int, part: Part) -> tuple[TipDraft, bool]:
-        draft = await self._require_draft(user_id)
+    async def add_part(
+        self, user_id: int, part: Part, draft: TipDraft | None = None
+    ) -> tuple[TipDraft, bool]:
+        draft = await self._require_draft(user_id, draft)
         self._check_part(draft, part)
         stored, new_step = await self.drafts.push_part(user_id, part)
         if stored is None:
             raise NotFound("tips.no_draft")
         return stored, new_step
 
-    async def add_location(self, user_id: int, location: TipLocation) -> TipDraft:
-        draft = await self._require_draft(user_id)
+    async def add_location(
+        self, user_id: int, location: TipLocation, draft: TipDraft | None = None
+    ) -> TipDraft:
+        draft = await self._require_draft(user_id, draft)
         if draft.expect is Expect.CATEGORY:
             raise InvalidInput("tips.pick_category_first")
         if len(draft.locations) >= self.limits.max_locations:
@@ -247,16 +254,18 @@ class TipService:
             raise NotFound("tips.no_draft")
         return stored
 
-    async def add_text(self, user_id: int, text: str) -> tuple[TipDraft, TextOutcome]:
+    async def add_text(
+        self, user_id: int, text: str, draft: TipDraft | None = None
+    ) -> tuple[TipDraft, TextOutcome]:
         """Typed text: an address when one was asked for, coordinates when it parses as
         such (out-of-range ones are refused), otherwise part of the tip's text."""
-        draft = await self._require_draft(user_id)
+        draft = await self._require_draft(user_id, draft)
         if draft.expect is Expect.ADDRESS:
             return await self._add_address(draft, text)
         location = parse_coordinates(text)  # raises InvalidInput when out of range
         if location is not None:
-            return await self.add_location(user_id, location), TextOutcome.COORDINATES
-        stored, _ = await self.add_part(user_id, Part(PartKind.TEXT, text=text))
+            return await self.add_location(user_id, location, draft), TextOutcome.COORDINATES
+        stored, _ = await self.add_part(user_id, Part(PartKind.TEXT, text=text), draft)
         return stored, TextOutcome.TEXT
 
     async def _add_address(self, draft: TipDraft, text: str) -> tuple[TipDraft, TextOutcome]:
@@ -265,7 +274,7 @@ class TipService:
             raise InvalidInput("tips.address_empty")
         coords = parse_coordinates(address)
         if coords is not None:
-            stored = await self.add_location(draft.user_id, coords)
+            stored = await self.add_location(draft.user_id, coords, draft)
             await self.drafts.set_fields(draft.user_id, expect=Expect.CONTENT)
             return stored, TextOutcome.COORDINATES
         found: tuple[GeoPoint, str] | None = None
@@ -279,7 +288,7 @@ class TipService:
         else:
             location = TipLocation(LocationSource.ADDRESS, address=address)
             outcome = TextOutcome.ADDRESS_ONLY
-        stored = await self.add_location(draft.user_id, location)
+        stored = await self.add_location(draft.user_id, location, draft)
         stored = await self.drafts.set_fields(draft.user_id, expect=Expect.CONTENT) or stored
         return stored, outcome
 
@@ -292,17 +301,21 @@ class TipService:
     # ---- submitting -------------------------------------------------------------------
 
     async def _check_flood(self, user_id: int) -> None:
+        if self.limits.flood.limit <= 0:
+            return
         now = self._clock.now()
         recent = await self.repo.recent_by(user_id, self.limits.flood.since(now))
         self.limits.flood.check(recent, now)
 
-    async def submit(self, profile: TipsterIdentity) -> tuple[Tip, bool]:
+    async def submit(
+        self, profile: TipsterIdentity, draft: TipDraft | None = None
+    ) -> tuple[Tip, bool]:
         """Store the caller's draft as a tip (or as thread messages for ADD mode).
 
         Returns the tip and whether it was created now (False: it was stored before,
         e.g. Send pressed twice). The draft is deleted only after the tip is stored.
         """
-        draft = await self._require_draft(profile.user_id)
+        draft = await self._require_draft(profile.user_id, draft)
         if draft.expect is Expect.CATEGORY:
             raise InvalidInput("tips.pick_category_first")
         if draft.is_empty:
@@ -549,10 +562,12 @@ class TipService:
         notice = await self._notice_for_search(ref)
         size = self.limits.page_size
         page = max(0, page)
-        tips, total = await self.repo.by_notice(
-            notice.notice_id, visibility_for(actor, notice), page * size, size
-        )
+        vis = visibility_for(actor, notice)
+        tips, total = await self.repo.by_notice(notice.notice_id, vis, page * size, size)
         pages = max(1, math.ceil(total / size))
+        if page >= pages:  # past the end: show the last page
+            page = pages - 1
+            tips, total = await self.repo.by_notice(notice.notice_id, vis, page * size, size)
         return notice, Page(tuple(tips), total, page, pages)
 
     async def near(

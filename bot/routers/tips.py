@@ -329,8 +329,7 @@ def setup(ctx: AppContext) -> Router:
                 sent = await ctx.bot.send_message(user_id, receipt_text(t, tip, from_group=True))
             except TelegramAPIError:
                 return
-            await repo.mark_receipt(tip.tip_id, True)
-            await repo.remember_tipster_message(tip.tip_id, sent.message_id)
+            await repo.receipt_delivered(tip.tip_id, sent.message_id)
 
     def receipt_text(t: Translator, tip: Tip, *, from_group: bool = False) -> str:
         subject = (
@@ -476,8 +475,7 @@ def setup(ctx: AppContext) -> Router:
             ctx.jobs.wake_at("tips.group_hints", due)
             return
         if tip is not None and error is None:
-            await repo.mark_receipt(tip.tip_id, True)
-            await repo.remember_tipster_message(tip.tip_id, sent.message_id)
+            await repo.receipt_delivered(tip.tip_id, sent.message_id)
 
     async def delete_due_hints() -> None:
         now = ctx.clock.now()
@@ -860,10 +858,10 @@ def setup(ctx: AppContext) -> Router:
         if draft.expect is Expect.CATEGORY:
             raise InvalidInput("tips.pick_category_first")
         if message.location is not None or message.venue is not None:
-            await collect_location(message, t, uid)
+            await collect_location(message, t, uid, draft)
             return
         if message.text is not None:
-            stored, outcome = await service.add_text(uid, message.text)
+            stored, outcome = await service.add_text(uid, message.text, draft)
             key = {
                 TextOutcome.TEXT: "tips.added",
                 TextOutcome.COORDINATES: "tips.added_coordinates",
@@ -879,13 +877,13 @@ def setup(ctx: AppContext) -> Router:
         parts = parts_of(message)
         if not parts:
             raise InvalidInput("tips.unsupported")
-        stored, new_step = await service.add_part(uid, parts[0])
+        stored, new_step = await service.add_part(uid, parts[0], draft)
         if new_step:
             await ack(
                 message, t, stored, "tips.added_album" if message.media_group_id else "tips.added"
             )
 
-    async def collect_location(message: Message, t: Translator, uid: int) -> None:
+    async def collect_location(message: Message, t: Translator, uid: int, draft: TipDraft) -> None:
         if message.venue is not None:
             v = message.venue
             location = TipLocation(
@@ -909,7 +907,7 @@ def setup(ctx: AppContext) -> Router:
                 else None,
                 first_point=point if live else None,
             )
-        stored = await service.add_location(uid, location)
+        stored = await service.add_location(uid, location, draft)
         await ack(message, t, stored, "tips.added_location")
 
     @router.edited_message(F.chat.type == "private", F.location)
@@ -959,7 +957,7 @@ def setup(ctx: AppContext) -> Router:
             assert isinstance(cb.message, Message)
             await cb.message.answer(t("tips.cancelled"), reply_markup=ReplyKeyboardRemove())
         elif action == "send":
-            tip, _ = await service.submit(identity_of(cb))
+            tip, _ = await service.submit(identity_of(cb), draft)
             await cb.answer()
             assert isinstance(cb.message, Message)
             with contextlib.suppress(TelegramBadRequest):
@@ -970,8 +968,7 @@ def setup(ctx: AppContext) -> Router:
                 )
                 return
             sent = await cb.message.answer(receipt_text(t, tip), reply_markup=ReplyKeyboardRemove())
-            await repo.mark_receipt(tip.tip_id, True)
-            await repo.remember_tipster_message(tip.tip_id, sent.message_id)
+            await repo.receipt_delivered(tip.tip_id, sent.message_id)
         else:
             await cb.answer(t("core.bad_callback"), show_alert=True)
 

@@ -14,7 +14,7 @@ from groups.model import Group
 from groups.roles import UNRESTRICTED, Role, Scope
 from storage.embedded import EmbeddedMongo
 from tests.e2e.harness import SUPERADMIN_ID, BotRunner, Person, World, wait_until
-from tests.fakebot import FakeTelegram
+from tests.fakebot import FakeTelegram, tiny_png
 
 ZH = Translator("zh-CN")
 REF = "N-2611-07"
@@ -204,9 +204,10 @@ async def test_general_tip_with_category(world: World) -> None:
     await ann.expect(head("tips.received"))
     (tip,) = await tip_docs(world)
     assert tip["category"] == "vehicle" and tip["notice_id"] is None
-    # A stale press (the draft is gone) changes nothing.
-    await ann.presses(ack, SEND)
-    await world.idle()
+    # A stale press (an old copy of the button; the draft is gone) changes nothing.
+    qid = await world.tg.press(ann.user, ack, SEND, strict=False)
+    answer = await wait_until(lambda: world.tg.answered_callback(qid))
+    assert answer["text"] == ZH("core.stale_button")
     assert len(await tip_docs(world)) == 1
 
 
@@ -250,7 +251,7 @@ async def test_group_reply_album_is_one_tip(world: World) -> None:
     for i in range(3):
         await ann.sends(
             chat=GROUP,
-            photo=True,
+            photo=tiny_png(4 + i, 4),  # three different pictures
             caption="照片" if i == 0 else None,
             media_group_id="album-1",
             reply_to=notice["message_id"],
@@ -415,7 +416,7 @@ async def test_addinfo_and_status_updates(world: World) -> None:
 async def test_flood_limit_oversize_and_unsupported_content(
     world: World, runner: BotRunner
 ) -> None:
-    await runner.restart(tips_flood_limit=2, tips_max_text_chars=200)
+    await runner.restart(tips_flood_limit=2, tips_max_text_chars=200, tips_max_file_mb=1)
     await seed_notice(world)
     ann = await member(world, "ann")
     await send_tip(ann, world, "一")
@@ -428,6 +429,8 @@ async def test_flood_limit_oversize_and_unsupported_content(
     await ann.expect(head("tips.unsupported"))
     await ann.says("长" * 201)
     await ann.expect(head("tips.text_too_long"))
+    await ann.sends(document=("video.zip", b"\0" * (1024 * 1024 + 1)))
+    await ann.expect(head("tips.file_too_big"))
     await ann.says("三")
     ack = await ann.expect(head("tips.added"))
     qid = await ann.presses(ack, SEND)
@@ -553,3 +556,40 @@ async def test_database_down_means_retry_and_nothing_half_written(
     finally:
         await runner.stop()
         await server.stop()
+
+
+async def test_tip_in_webhook_mode(webhook_world: World) -> None:
+    world = webhook_world
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    code = await send_tip(ann, world, "webhook 模式下的线索")
+    (tip,) = await tip_docs(world)
+    assert tip["code"] == code
+
+
+async def test_tips_list_pages_with_buttons(world: World) -> None:
+    from bot.routers.tips import TipPage
+
+    notice = await seed_notice(world)
+    people = [await member(world, name) for name in ("ann", "bob")]
+    for i in range(12):
+        who = people[i % 2]
+        await who.says(f"第 {i} 条", chat=GROUP, reply_to=notice["message_id"])
+        await who.expect(head("tips.received_from_group"))
+        world.clock.advance(10)
+    codes = [d["code"] for d in await tip_docs(world)]
+    inv = await officer(world, "ivan", Role.INVESTIGATOR)
+    await inv.says(f"/tips {REF}")
+    first = await inv.expect(REF)
+    assert "1/2" in first["text"] and codes[-1] in first["text"] and codes[0] not in first["text"]
+    await inv.presses(first, TipPage(ref=REF, page=1).pack())
+    await wait_until(lambda: codes[0] in (world.tg.current(first).get("text") or ""))
+    assert "2/2" in world.tg.current(first)["text"]
+    await inv.says(f"/tips {REF} 9")
+    last = await inv.expect(REF)
+    assert "2/2" in last["text"] and codes[0] in last["text"]
+    await inv.says("/tips")
+    await inv.expect(head("tips.tips_usage"))
+    member_only = people[0]
+    await member_only.says(f"/tips {REF}")
+    await member_only.expect(ZH("errors.permission_denied"))

@@ -367,8 +367,9 @@ async def test_threads_cards_and_live_updates(db: Database) -> None:
     thread = await repo.thread(tip.tip_id)
     assert [m.direction for m in thread] == [Direction.OFFICER, Direction.TIPSTER]
     assert [r.code for r in await repo.undelivered_receipts(7)] == [tip.code]
-    await repo.mark_receipt(tip.tip_id, True)
+    await repo.receipt_delivered(tip.tip_id, 901)
     assert await repo.undelivered_receipts(7) == []
+    assert await repo.tip_for_tipster_reply(7, 901) == tip.tip_id
     with pytest.raises(NotFound):
         await svc.start_add(8, tip.code, 8, 1)
     await svc.set_status(tip.tip_id, TipStatus.CLOSED, 1)
@@ -391,3 +392,39 @@ async def test_group_album_reply_is_one_tip(db: Database) -> None:
     (tip,) = [d async for d in db.tips.find()]
     assert [p["file_id"] for p in tip["parts"]] == ["f0", "f1", "f2"]
     assert len(events.events) == 1
+
+
+async def test_listing_pages_newest_first_and_api(db: Database) -> None:
+    from tips.api import TipsApi
+
+    svc, _, clock, audit = await make(db, limits=TipLimits(page_size=2))
+    notice = await svc.notice_for_tips("N-2611-07")
+    codes = []
+    for i in range(5):
+        await svc.start(7, 7, i, notice)
+        await svc.add_text(7, f"tip {i}")
+        codes.append((await svc.submit(who(7)))[0].code)
+        clock.advance(60)
+    pages = []
+    for page in range(3):
+        _, pg = await svc.list_for_notice(SUPER, "N-2611-07", page)
+        assert pg.total == 5 and pg.pages == 3
+        pages.append([t.code for t in pg.tips])
+    assert pages == [codes[4:2:-1], codes[2:0:-1], codes[:1]]
+
+    api = TipsApi(svc)
+    found = await api.by_code(codes[0].lower())
+    assert found is not None and found.text == "tip 0" and found.notice_ref == "N-2611-07"
+    assert await api.by_code("nonsense") is None
+    changed = await api.set_status(found.tip_id, "acknowledged", 60)
+    assert changed.status is TipStatus.ACKNOWLEDGED
+    (entry,) = await audit.list(action="tip.status")
+    assert entry.actor_id == 60 and entry.details["to"] == "acknowledged"
+    with pytest.raises(ValueError):
+        await api.set_status(found.tip_id, "bogus", 60)
+    with pytest.raises(NotFound):
+        await api.set_status("missing", TipStatus.CLOSED, 60)
+    full = await api.tip(found.tip_id)
+    assert full is not None and full.parts[0].text == "tip 0"
+    await api.register_card(60, 1, found.tip_id)
+    assert await svc.repo.card(60, 1) == found.tip_id

@@ -1,0 +1,438 @@
+"""Tip intake benchmark: one command, JSON out.
+
+    .venv/bin/python benchmarks/tips.py                 # full run (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/tips.py --quick         # the short configuration CI runs
+
+M simulated members send tips concurrently, each tip being what a member does: open the
+notice's deep link, send a photo with a caption, share a location, press Send (4 updates).
+Updates reach the real bot (``bot.runner.run``, webhook mode, a fresh embedded SecantusDB)
+as Telegram delivers them: concurrent HTTPS-style POSTs to the webhook (up to M at once,
+each member's updates in order); every Bot API call the bot makes goes to the fake Bot API
+server of the tests (``tests/fakebot``).
+
+Phases, in one run:
+1. ``echo``: a bare aiogram webhook bot that only echoes text (``await message.answer``)
+   against the same fake, driven the same way, as fast as it goes: the ceiling.
+2. ``tips_max``: tips as fast as they go (closed loop, M members).
+3. ``tips_rate``: tips arriving at ``--rate`` tips/s (open loop), for latencies.
+
+Reported: tips/s sustained, update throughput and its ratio to the echo ceiling, p50/p99
+from the Send update being received to the tip being stored (TipSubmitted, published right
+after the insert), from stored to the on-duty operator's card being sent (only when a duty
+feature sends one: a sendMessage with the tip code to someone other than the tipster), and
+a check that every tip is stored exactly once. The flood limit and the per-user throttle
+are switched off for the simulated members (they send far more than people do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from aiogram import Dispatcher, Router  # noqa: E402
+from aiogram.types import Message  # noqa: E402
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from bot.app import App  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.routers.tips import TipCb  # noqa: E402
+from bot.runner import run  # noqa: E402
+from groups.model import Group  # noqa: E402
+from groups.roles import UNRESTRICTED, Role  # noqa: E402
+from storage.embedded import free_port  # noqa: E402
+from tests.fakebot import FakeTelegram  # noqa: E402
+from tips.events import TipSubmitted  # noqa: E402
+
+BOT_ID = 5_151_000
+TOKEN = f"{BOT_ID}:" + "B" * 35
+SECRET = "bench-secret-0123456789"
+SUPERADMIN = 1
+REF = "N-2611-07"
+GROUP = -100777
+SEND = TipCb(action="send").pack()
+CODE_RE = re.compile(r"T-[0-9A-Z]{5}")
+UPDATES_PER_TIP = 4
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return round(ordered[k], 2)
+
+
+def summary_ms(values: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(values),
+        "p50_ms": pct(values, 50),
+        "p99_ms": pct(values, 99),
+        "max_ms": round(max(values), 2) if values else None,
+        "mean_ms": round(statistics.fmean(values), 2) if values else None,
+    }
+
+
+class Poster:
+    """Delivers updates to a webhook the way Telegram does (POST, secret header)."""
+
+    def __init__(self, url: str, connections: int) -> None:
+        self.url = url
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        self.errors = 0
+
+    async def post(self, update: dict[str, Any]) -> None:
+        for _ in range(5):  # Telegram retries a failed delivery
+            async with self.session.post(self.url, json=update) as resp:
+                await resp.read()
+                if resp.status == 200:
+                    return
+            self.errors += 1
+        raise RuntimeError(f"webhook kept failing for update {update.get('update_id')}")
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def take_update(tg: FakeTelegram) -> dict[str, Any]:
+    """The update the fake just built (it queues it; the benchmark delivers it itself)."""
+    return dict(tg._queue.pop().update)
+
+
+# ---- the ceiling: a bare aiogram echo bot --------------------------------------------
+
+
+async def echo_phase(tg: FakeTelegram, users: list[dict[str, Any]], updates: int) -> dict[str, Any]:
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    bot = tg.make_bot(TOKEN)
+    port = free_port()
+    web_app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=dp, bot=bot, secret_token=SECRET, handle_in_background=False
+    ).register(web_app, path="/echo")
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    poster = Poster(f"http://127.0.0.1:{port}/echo", len(users))
+    per_user = max(1, updates // len(users))
+
+    async def member(user: dict[str, Any]) -> None:
+        for i in range(per_user):
+            await tg.send_message(user, text=f"echo {i}")
+            await poster.post(take_update(tg))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(member(u) for u in users))
+    elapsed = time.perf_counter() - started
+    await poster.close()
+    await runner.cleanup()
+    await bot.session.close()
+    total = per_user * len(users)
+    return {
+        "updates": total,
+        "seconds": round(elapsed, 3),
+        "updates_per_s": round(total / elapsed, 1),
+    }
+
+
+# ---- the tips bot ----------------------------------------------------------------------
+
+
+class TipsBench:
+    def __init__(self, tg: FakeTelegram, app: App, poster: Poster) -> None:
+        self.tg = tg
+        self.app = app
+        self.poster = poster
+        self.stored_at: dict[str, float] = {}
+        self.send_posted_at: dict[str, float] = {}
+        self.member_ids: set[int] = set()
+        app.ctx.events.subscribe(TipSubmitted, self._on_stored)
+
+    async def _on_stored(self, event: TipSubmitted) -> None:
+        self.stored_at[event.code] = self.tg.now()
+
+    def _panel(self, user_id: int) -> dict[str, Any]:
+        for msg in reversed(self.tg.sent_to(user_id)):
+            rows = (msg.get("reply_markup") or {}).get("inline_keyboard") or []
+            if any(b.get("callback_data") == SEND for row in rows for b in row):
+                return msg
+        raise RuntimeError(f"no Send button for {user_id}")
+
+    async def one_tip(self, user: dict[str, Any], n: int) -> str:
+        tg = self.tg
+        await tg.send_message(user, text=f"/start tip_{REF}")
+        await self.poster.post(take_update(tg))
+        await tg.send_message(user, photo=True, caption=f"第 {n} 条：白色面包车，车牌浙A12345")
+        await self.poster.post(take_update(tg))
+        lat = 30.0 + (n % 100) * 0.001
+        await tg.send_message(user, location=(lat, 120.0, 10.0))
+        await self.poster.post(take_update(tg))
+        panel = self._panel(user["id"])
+        await tg.press(user, panel, SEND)
+        update = take_update(tg)
+        posted = tg.now()
+        await self.poster.post(update)
+        receipt = tg.last_sent(user["id"])
+        found = CODE_RE.search((receipt or {}).get("text") or "")
+        if found is None:
+            raise RuntimeError(f"no receipt for member {user['id']}: {receipt}")
+        self.send_posted_at[found.group(0)] = posted
+        return found.group(0)
+
+    async def closed_loop(self, users: list[dict[str, Any]], per_member: int) -> dict[str, Any]:
+        codes: list[str] = []
+
+        async def member(user: dict[str, Any], base: int) -> None:
+            for i in range(per_member):
+                codes.append(await self.one_tip(user, base + i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(member(u, i * per_member) for i, u in enumerate(users)))
+        elapsed = time.perf_counter() - started
+        return self._report(codes, elapsed)
+
+    async def open_loop(
+        self, users: list[dict[str, Any]], tips: int, rate: float
+    ) -> dict[str, Any]:
+        codes: list[str] = []
+        locks = {u["id"]: asyncio.Lock() for u in users}
+        lateness: list[float] = []
+
+        async def scheduled(i: int, at: float) -> None:
+            user = users[i % len(users)]
+            async with locks[user["id"]]:
+                lateness.append(max(0.0, (time.perf_counter() - at) * 1000))
+                codes.append(await self.one_tip(user, 10_000 + i))
+
+        started = time.perf_counter()
+        tasks = []
+        for i in range(tips):
+            at = started + i / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(scheduled(i, at)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+        report = self._report(codes, elapsed)
+        report["target_tips_per_s"] = rate
+        report["start_lateness"] = summary_ms(lateness)
+        return report
+
+    def _report(self, codes: list[str], elapsed: float) -> dict[str, Any]:
+        store = [
+            (self.stored_at[c] - self.send_posted_at[c]) * 1000
+            for c in codes
+            if c in self.stored_at and c in self.send_posted_at
+        ]
+        return {
+            "tips": len(codes),
+            "updates": len(codes) * UPDATES_PER_TIP,
+            "seconds": round(elapsed, 3),
+            "tips_per_s": round(len(codes) / elapsed, 2),
+            "updates_per_s": round(len(codes) * UPDATES_PER_TIP / elapsed, 1),
+            "store_latency": summary_ms(store),
+            "operator_card_latency": self._card_latency(codes),
+        }
+
+    def _card_latency(self, codes: list[str]) -> dict[str, Any] | None:
+        """From stored to the first card with the tip code sent to someone else (duty)."""
+        first_card: dict[str, float] = {}
+        wanted = set(codes)
+        for call in self.tg.calls_of("sendMessage", ok=True):
+            text = str(call.params.get("text") or "")
+            m = CODE_RE.search(text)
+            if m is None or m.group(0) not in wanted or m.group(0) in first_card:
+                continue
+            if int(call.params.get("chat_id") or 0) in self.member_ids:  # the tipster's receipt
+                continue
+            first_card[m.group(0)] = call.timestamp
+        lat = [
+            (first_card[c] - self.stored_at[c]) * 1000
+            for c in codes
+            if c in first_card and c in self.stored_at
+        ]
+        if not lat:
+            return None  # no duty feature sent operator cards in this build
+        return summary_ms(lat)
+
+    async def exactly_once(self, expected: int) -> dict[str, Any]:
+        db = self.app.ctx.db
+        stored = await db.tips.count_documents({})
+        codes = await db.tips.distinct("code")
+        identities = await db.tip_identities.count_documents({})
+        return {
+            "expected": expected,
+            "stored": stored,
+            "distinct_codes": len(codes),
+            "identities": identities,
+            "ok": stored == expected == len(codes) == identities,
+        }
+
+
+async def seed(app: App, users: list[dict[str, Any]]) -> None:
+    ctx = app.ctx
+    await ctx.groups.save(Group(GROUP, "bench group", "drivers", None))
+    await ctx.db.notices.insert_one(
+        {
+            "_id": "bench-notice",
+            "ref": REF,
+            "kind": "wanted",
+            "title": "寻找白色面包车",
+            "status": "active",
+            "created_by": SUPERADMIN,
+            "investigators": [],
+            "reward": None,
+            "expires_at": None,
+        }
+    )
+    boss = await ctx.roles.principal(SUPERADMIN)
+    for u in users:
+        await ctx.roles.grant(boss, u["id"], Role.MEMBER, UNRESTRICTED)
+    await ctx.db.members.insert_many(
+        [{"_id": u["id"], "status": "active", "sector": "drivers", "area": None} for u in users]
+    )
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "benchmark": "tips",
+        "config": {
+            "members": args.members,
+            "tips_per_member": args.tips_per_member,
+            "rate_tips_per_s": args.rate,
+            "rate_tips": args.rate_tips,
+            "updates_per_tip": UPDATES_PER_TIP,
+            "mode": "webhook",
+            "database": "embedded SecantusDB" if not args.mongodb_uri else "MONGODB_URI",
+        },
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    async with FakeTelegram(bot_id=BOT_ID, bot_username="bench_bot") as tg:
+        users = [
+            tg.add_user(100_000 + i, f"M{i}", username=f"member{i}", language_code="zh-hans")
+            for i in range(args.members)
+        ]
+        result["echo"] = await echo_phase(
+            tg, users, args.members * args.tips_per_member * UPDATES_PER_TIP
+        )
+        tg.reset_calls()
+
+        port = free_port()
+        with tempfile.TemporaryDirectory(prefix="tips-bench-") as tmp:
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                bot_token=TOKEN,
+                mongodb_uri=args.mongodb_uri,
+                mongodb_db=f"tips_bench_{os.getpid()}",
+                telegram_api_url=tg.base_url,
+                bot_mode="webhook",
+                webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
+                webhook_secret=SECRET,
+                webhook_host="127.0.0.1",
+                webhook_port=port,
+                superadmin_ids=[SUPERADMIN],
+                data_dir=Path(tmp),
+                log_level="ERROR",
+                throttle_messages=0,
+                tips_flood_limit=0,
+            )
+            stop = asyncio.Event()
+            ready: asyncio.Future[App] = asyncio.get_running_loop().create_future()
+            runner = asyncio.create_task(run(settings, stop, on_ready=ready.set_result))
+            done, _ = await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
+            if ready not in done:
+                runner.result()
+            app = ready.result()
+            tg.webhook = None  # the benchmark delivers updates itself, concurrently
+            poster = Poster(settings.webhook_url or "", args.members)
+            try:
+                await seed(app, users)
+                bench = TipsBench(tg, app, poster)
+                bench.member_ids = {u["id"] for u in users}
+                result["tips_max"] = await bench.closed_loop(users, args.tips_per_member)
+                if args.rate_tips > 0:
+                    result["tips_rate"] = await bench.open_loop(users, args.rate_tips, args.rate)
+                expected = args.members * args.tips_per_member + max(0, args.rate_tips)
+                result["exactly_once"] = await bench.exactly_once(expected)
+                result["webhook_retries"] = poster.errors
+                if args.mongodb_uri:
+                    await app.ctx.client.drop_database(settings.mongodb_db)
+            finally:
+                await poster.close()
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(runner, 60)
+    ceiling = result["echo"]["updates_per_s"]
+    tips_ups = result["tips_max"]["updates_per_s"]
+    result["ratio_to_echo_ceiling"] = round(tips_ups / ceiling, 3) if ceiling else None
+    rate = result.get("tips_rate")
+    result["targets"] = {
+        "ratio_at_least": 0.5,
+        "ratio_met": bool(
+            result["ratio_to_echo_ceiling"] and result["ratio_to_echo_ceiling"] >= 0.5
+        ),
+        "store_p99_ms_under": 250,
+        "store_p99_met": bool(rate and (rate["store_latency"]["p99_ms"] or 1e9) < 250),
+        "at_tips_per_s": args.rate,
+        "achieved_tips_per_s": rate["tips_per_s"] if rate else None,
+    }
+    return result
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--members", type=int, default=50, help="simulated members (concurrency)")
+    p.add_argument("--tips-per-member", type=int, default=4, help="tips each sends (max phase)")
+    p.add_argument("--rate", type=float, default=100.0, help="arrival rate of the rate phase")
+    p.add_argument(
+        "--rate-tips", type=int, default=1000, help="tips in the rate phase (0: skip it)"
+    )
+    p.add_argument("--mongodb-uri", default=None, help="use this MongoDB instead of embedded")
+    p.add_argument("--quick", action="store_true", help="short configuration for CI")
+    p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.members, args.tips_per_member, args.rate, args.rate_tips = 10, 2, 20.0, 40
+    return args
+
+
+def cli(argv: list[str] | None = None, runner: Callable[..., Awaitable[Any]] = main) -> int:
+    args = parse(argv)
+    result = asyncio.run(runner(args))
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0 if result.get("exactly_once", {}).get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
