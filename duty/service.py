@@ -679,6 +679,19 @@ class DutyService:
                 out.append((team, nxt))
         return out
 
+    async def next_changes(self) -> list[datetime]:
+        """When the next shift changes (and their reminders) are due, for early wake-ups."""
+        now = self.clock.now()
+        out: set[datetime] = set()
+        for team in await self.repo.list_teams():
+            nxt = next_shift(team, now)
+            if nxt is None:
+                continue
+            out.add(nxt.start)
+            if self.reminder > timedelta(0) and nxt.start - self.reminder > now:
+                out.add(nxt.start - self.reminder)
+        return sorted(out)
+
     async def due_coverage_warnings(self) -> list[CoverageWarning]:
         now = self.clock.now()
         out: list[CoverageWarning] = []

@@ -446,6 +446,8 @@ class DutyDispatch:
             await self.send_handover(h)
         for team, shift in await self.svc.due_reminders():
             await self.send_reminder(team, shift)
+        for when in await self.svc.next_changes():
+            self.ctx.jobs.wake_at(SWEEP_HANDOVER, when)
 
     async def send_reminder(self, team: Team, shift: Shift) -> None:
         for uid in shift.operators:

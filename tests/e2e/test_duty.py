@@ -158,8 +158,13 @@ async def test_tip_goes_to_the_two_on_duty_and_the_first_acknowledgement_wins(
     await op3.expect_nothing_new()  # off duty
     await mgr.expect_nothing_new()
     # Every card is a registered tip card (replying to it writes to the tipster).
-    cards = {(d["chat_id"], d["message_id"]) async for d in world.db.tip_cards.find()}
-    assert {(op1.id, card1["message_id"]), (op2.id, card2["message_id"])} <= cards
+    wanted = {(op1.id, card1["message_id"]), (op2.id, card2["message_id"])}
+
+    async def registered() -> bool:
+        cards = {(d["chat_id"], d["message_id"]) async for d in world.db.tip_cards.find()}
+        return wanted <= cards
+
+    await wait_until(registered)
 
     # An off-duty operator cannot take it (a forwarded or forged button press).
     data = button(card1, "dack:")
@@ -196,8 +201,8 @@ async def test_tip_goes_to_the_two_on_duty_and_the_first_acknowledgement_wins(
     qid = await op1.presses(card1, OpenCB(a=alert["_id"]).pack())
     opened = await op1.expect(head("duty.card_open"))
     assert code in opened["text"]
-    assert await world.db.tip_cards.find_one(
-        {"chat_id": op1.id, "message_id": opened["message_id"]}
+    await wait_until(
+        lambda: world.db.tip_cards.find_one({"chat_id": op1.id, "message_id": opened["message_id"]})
     )
 
 
@@ -446,3 +451,31 @@ async def test_sla_figures_from_known_data(world: World) -> None:
     await op1.expect(ZH("errors.permission_denied"))
     await mgr.says("/sla abc")
     await mgr.expect(ZH("duty.bad_days", max=366))
+
+
+async def test_cards_in_an_officers_duty_group_only_on_duty_may_take(world: World) -> None:
+    ops, mgr, inv = await crew(world)
+    op1, _, op3, _ = ops
+    duty_room = -100777
+    world.tg.add_group(duty_room, "值班室", members=[p.user for p in (*ops, mgr)])
+    await make_team(world, ops, mgr)
+    boss = await world.app.ctx.roles.principal(SUPERADMIN_ID)
+    await svc(world).update_team(boss, TEAM, duty_chat_id=duty_room)
+    await seed_notice(world, [inv.id])
+    tia = await member(world, "tia")
+    code = await send_tip(tia, "仓库门口有陌生车辆")
+    card = await world.tg.wait_for_message(duty_room, text_contains=code)
+    assert "仓库门口有陌生车辆" in card["text"] and "Tia" not in card["text"]
+    await op1.expect_nothing_new()  # not privately: the team uses its duty group
+    # The community group never sees it.
+    assert all(code not in (m.get("text") or "") for m in world.tg.sent_to(GROUP))
+    data = button(card, "dack:")
+    qid = await op3.presses(card, data)  # in the room, but off duty
+    assert await answer_of(world, qid) == ZH("duty.ack_refused")
+    assert has_button(world, card, "dack:")
+    qid = await op1.presses(card, data)
+    assert await answer_of(world, qid) == ZH("duty.you_took", code=code)
+    await world.tg.wait_for(
+        lambda: "已由 Op1 于" in world.tg.current(card)["text"], what="room card edited"
+    )
+    assert not has_button(world, card, "dack:")

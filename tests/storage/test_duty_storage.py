@@ -324,3 +324,11 @@ async def test_shift_reminders_fire_once_within_the_lead_time(db: Database) -> N
     assert team.code == "d1" and shift.operators == (13, 14) and shift.label == "20:00-08:00"
     clock.advance(timedelta(minutes=10))
     assert await svc.due_reminders() == []  # never twice
+
+
+async def test_next_shift_changes_for_early_wake_ups(db: Database) -> None:
+    clock = ManualClock(T0)  # 09:00 Shanghai
+    svc, _ = await make_service(db, clock)
+    await make_team(svc)
+    night = T0 + timedelta(hours=11)
+    assert await svc.next_changes() == [night - timedelta(minutes=30), night]
