@@ -344,7 +344,7 @@ async def test_discretionary_reward_for_a_general_tip(world: World) -> None:
     await c.tipster.says("/reward T-CCCC3")
     await c.tipster.expect("The reward for tip T-CCCC3 was cancelled")
     await c.approver.says(f"/paid {rid} cash R1")
-    await c.approver.expect("only approved rewards")
+    await c.approver.expect("Only approved, unpaid rewards")
     state = await state_of(world, rid)
     assert state.state is RewardState.CANCELLED
     assert state.cancel_reason == "not claimed within 90 days"
