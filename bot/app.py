@@ -24,6 +24,8 @@ from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
 from bot.middlewares.throttle import ThrottleMiddleware
 from bot.routers import FEATURES
+from bot.sender import install_sender
+from broadcasts.ratelimit import Limits
 from groups.access import RoleService
 from groups.clock import Clock, SystemClock
 from storage.audit import MongoAuditLog
@@ -95,6 +97,12 @@ def build_app(
         MongoRoleRepository(db), MongoScopeCatalog(db), audit, clock, settings.superadmin_ids
     )
     scheduler = AsyncIOScheduler(timezone=settings.tz)
+    # Every request the bot makes, any feature's, goes through the shared rate limiter.
+    outgoing = install_sender(
+        bot,
+        Limits(settings.send_global_per_s, settings.send_group_per_min, settings.send_chat_per_s),
+        max_retries=settings.send_max_retries,
+    )
     ctx = AppContext(
         settings=settings,
         bot=bot,
@@ -121,6 +129,7 @@ def build_app(
         events=ctx.events,
         groups_repo=ctx.groups,
         areas_repo=ctx.areas,
+        outgoing=outgoing,
     )
 
     storage = PyMongoStorage(client, db_name=db.name, collection_name="fsm_states")

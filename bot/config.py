@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     # {"town-a": "请携带线索编号到城关派出所领取", "*": "..."}. Unset: the built-in text.
     rewards_claim_instructions: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
+    # --- Outgoing traffic and notices (issue 4: bot/sender.py, bot/routers/notices.py) ---
+    # One limiter paces every message the bot sends (album items count one each).
+    send_global_per_s: float = Field(25.0, gt=0)
+    send_group_per_min: float = Field(20.0, gt=0)
+    send_chat_per_s: float = Field(1.0, gt=0)
+    send_max_retries: int = Field(5, ge=0, le=20)  # 429 retries per request
+    notice_concurrency: int = Field(64, ge=1, le=1000)  # groups in flight per notice
+    notice_progress_s: float = Field(3.0, ge=0)  # at most one progress edit per interval
+    notice_resume_after_s: float = Field(60.0, ge=1)  # reclaim a dead worker's deliveries
+
+    # --- groups and admission (issue 3) ---
+    # Join requests nobody decided within this many hours are declined automatically.
+    join_request_timeout_h: float = Field(48.0, gt=0, le=24 * 30)
+    # How often the automatic-decline sweep runs.
+    join_request_sweep_s: float = Field(300.0, ge=10)
+
     @field_validator("rewards_claim_instructions", mode="before")
     @classmethod
     def _claim_json(cls, v: object) -> object:

@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from groups.model import Area, Audience, GeoPoint, Group, GroupStatus
+from groups.sectors import Sector
 from storage.client import Database, Document
 
 INDEXES = {
@@ -161,5 +163,72 @@ class MongoAreaRepository:
             doc.pop("center")  # a null would break the sparse 2dsphere index
         await self._c.replace_one({"_id": area.code}, doc, upsert=True)
 
+    async def add(self, area: Area) -> bool:
+        doc = area_to_doc(area)
+        if doc["center"] is None:
+            doc.pop("center")
+        try:
+            await self._c.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def by_name(self, name: str) -> Area | None:
+        doc = await self._c.find_one({"name_lc": " ".join(name.split()).lower()})
+        return area_from(doc) if doc else None
+
     async def list(self) -> list[Area]:
         return [area_from(d) async for d in self._c.find().sort("_id", ASCENDING)]
+
+
+def sector_from(doc: Document) -> Sector:
+    return Sector(
+        code=doc["_id"],
+        name_zh=doc["name_zh"],
+        name_en=doc["name_en"],
+        number=doc.get("number"),
+        retired=bool(doc.get("retired", False)),
+    )
+
+
+class MongoSectorRepository:
+    """sectors (seeded with the six circles by ``storage.catalog``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._c = db.sectors
+
+    async def list(self, *, include_retired: bool = False) -> list[Sector]:
+        query: Document = {} if include_retired else {"retired": {"$ne": True}}
+        docs = [sector_from(d) async for d in self._c.find(query)]
+        return sorted(docs, key=lambda s: (s.number is None, s.number or 0, s.code))
+
+    async def get(self, code: str) -> Sector | None:
+        doc = await self._c.find_one({"_id": code})
+        return sector_from(doc) if doc else None
+
+    async def add(self, sector: Sector) -> bool:
+        try:
+            await self._c.insert_one(
+                {
+                    "_id": sector.code,
+                    "name_zh": sector.name_zh,
+                    "name_en": sector.name_en,
+                    "number": sector.number,
+                    "retired": sector.retired,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def save(self, sector: Sector) -> None:
+        await self._c.update_one(
+            {"_id": sector.code},
+            {
+                "$set": {
+                    "name_zh": sector.name_zh,
+                    "name_en": sector.name_en,
+                    "retired": sector.retired,
+                }
+            },
+        )

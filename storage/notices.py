@@ -1,7 +1,628 @@
-"""MongoDB repositories for the notices feature."""
+"""notices, deliveries, notice drafts, recurrences and reference counters.
+
+``notices`` and ``deliveries`` are read by other features (tips, rewards); their
+documented fields (docs/integration.md) are kept stable.
+"""
 
 from __future__ import annotations
 
-from pymongo import IndexModel
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-INDEXES: dict[str, list[IndexModel]] = {}
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from broadcasts.model import (
+    Delivery,
+    DeliveryCounts,
+    DeliveryState,
+    Draft,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Photo,
+    Recurrence,
+    Reward,
+    Urgency,
+)
+from broadcasts.ports import Target
+from broadcasts.refs import format_ref, ref_period
+from groups.model import Audience, GeoPoint
+from groups.roles import Scope
+from storage.client import Database, Document
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "notices": [
+        IndexModel([("ref", ASCENDING)], unique=True, name="ref_unique"),
+        IndexModel([("status", ASCENDING), ("send_at", ASCENDING)], name="status_send_at"),
+        IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)], name="status_expires"),
+        IndexModel([("created_by", ASCENDING), ("created_at", DESCENDING)], name="by_creator"),
+        IndexModel([("investigators", ASCENDING)], name="investigators"),
+        IndexModel([("dirty", ASCENDING)], name="dirty", sparse=True),
+    ],
+    "deliveries": [
+        IndexModel(
+            [("notice_id", ASCENDING), ("chat_id", ASCENDING)], unique=True, name="notice_chat"
+        ),
+        IndexModel([("notice_id", ASCENDING), ("state", ASCENDING)], name="notice_state"),
+        # tips: which notice does a reply in a group refer to?
+        IndexModel([("chat_id", ASCENDING), ("message_ids", ASCENDING)], name="chat_messages"),
+    ],
+    "notice_recurrences": [
+        IndexModel([("active", ASCENDING), ("next_at", ASCENDING)], name="active_next"),
+    ],
+}
+
+OPEN = [NoticeStatus.SCHEDULED.value, NoticeStatus.SENDING.value, NoticeStatus.ACTIVE.value]
+
+
+# -- mapping --------------------------------------------------------------------------------
+def audience_doc(a: Audience) -> Document:
+    return {
+        "sectors": list(a.sectors),
+        "areas": list(a.areas),
+        "center": {"lat": a.center.lat, "lon": a.center.lon} if a.center else None,
+        "radius_km": a.radius_km,
+    }
+
+
+def audience_from(doc: Any) -> Audience:
+    doc = doc or {}
+    c = doc.get("center")
+    return Audience(
+        sectors=tuple(doc.get("sectors") or ()),
+        areas=tuple(doc.get("areas") or ()),
+        center=GeoPoint(float(c["lat"]), float(c["lon"])) if c else None,
+        radius_km=doc.get("radius_km"),
+    )
+
+
+def photo_doc(p: Photo) -> Document:
+    return {"file_id": p.file_id, "source": p.source, "unique_id": p.unique_id}
+
+
+def photo_from(doc: Document) -> Photo:
+    return Photo(doc.get("file_id"), doc.get("source"), doc.get("unique_id"))
+
+
+def reward_doc(r: Reward | None) -> Document | None:
+    if r is None:
+        return None
+    return {"amount": str(r.amount), "currency": r.currency, "terms": r.terms}
+
+
+def reward_from(doc: Any) -> Reward | None:
+    if not doc:
+        return None
+    return Reward(Decimal(doc["amount"]), doc.get("terms", ""), doc.get("currency", "CNY"))
+
+
+def notice_to_doc(n: Notice) -> Document:
+    return {
+        "_id": n.notice_id,
+        "ref": n.ref,
+        "kind": n.kind.value,
+        "title": n.title,
+        "body": n.body,
+        "status": n.status.value,
+        "created_by": n.created_by,
+        "created_at": n.created_at,
+        "investigators": sorted({n.created_by, *n.investigators}),
+        "reward": reward_doc(n.reward),
+        "expires_at": n.expires_at,
+        "audience": audience_doc(n.audience),
+        "photos": [photo_doc(p) for p in n.photos],
+        "case_no": n.case_no,
+        "urgency": n.urgency.value,
+        "pin": n.pin,
+        "send_at": n.send_at,
+        "sent_at": n.sent_at,
+        "closed_at": n.closed_at,
+        "revision": n.revision,
+        "synced_revision": n.synced_revision,
+        "dirty": n.revision > n.synced_revision,
+        "locale": n.locale,
+        "progress": {"chat_id": n.progress_chat_id, "message_id": n.progress_message_id},
+        "recurrence_id": n.recurrence_id,
+        "planned": n.planned,
+        "scopes": [{"sector": s.sector, "area": s.area} for s in n.scopes],
+    }
+
+
+def notice_from(doc: Document) -> Notice:
+    progress = doc.get("progress") or {}
+    return Notice(
+        notice_id=doc["_id"],
+        ref=doc["ref"],
+        kind=NoticeKind(doc["kind"]),
+        title=doc.get("title", ""),
+        body=doc.get("body", ""),
+        created_by=int(doc["created_by"]),
+        created_at=doc["created_at"],
+        expires_at=doc["expires_at"],
+        audience=audience_from(doc.get("audience")),
+        photos=tuple(photo_from(p) for p in doc.get("photos", [])),
+        case_no=doc.get("case_no", ""),
+        reward=reward_from(doc.get("reward")),
+        urgency=Urgency(doc.get("urgency", "normal")),
+        pin=bool(doc.get("pin", False)),
+        status=NoticeStatus(doc["status"]),
+        investigators=tuple(doc.get("investigators", ())),
+        send_at=doc.get("send_at"),
+        sent_at=doc.get("sent_at"),
+        closed_at=doc.get("closed_at"),
+        revision=int(doc.get("revision", 0)),
+        locale=doc.get("locale", "zh-CN"),
+        progress_chat_id=progress.get("chat_id"),
+        progress_message_id=progress.get("message_id"),
+        recurrence_id=doc.get("recurrence_id"),
+        planned=bool(doc.get("planned", False)),
+        scopes=tuple(Scope(s.get("sector"), s.get("area")) for s in doc.get("scopes", [])),
+        synced_revision=int(doc.get("synced_revision", 0)),
+    )
+
+
+def delivery_from(doc: Document) -> Delivery:
+    return Delivery(
+        notice_id=doc["notice_id"],
+        chat_id=int(doc["chat_id"]),
+        state=DeliveryState(doc["state"]),
+        step=int(doc.get("step", 0)),
+        message_ids=tuple(doc.get("message_ids", ())),
+        reason=doc.get("reason"),
+        attempts=int(doc.get("attempts", 0)),
+        urgent=bool(doc.get("urgent", False)),
+        title=doc.get("title", ""),
+        shown_revision=int(doc.get("shown_revision", 0)),
+        pinned_id=doc.get("pinned_id"),
+        sent_at=doc.get("sent_at"),
+    )
+
+
+class MongoNoticeRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db.notices
+        self._counters = db.counters
+
+    async def next_ref(self, when: datetime) -> str:
+        period = ref_period(when)
+        doc = await self._counters.find_one_and_update(
+            {"_id": f"notice_ref:{period}"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None
+        return format_ref(period, int(doc["seq"]))
+
+    async def insert(self, notice: Notice) -> None:
+        await self._c.insert_one(notice_to_doc(notice))
+
+    async def get(self, notice_id: str) -> Notice | None:
+        doc = await self._c.find_one({"_id": notice_id})
+        return notice_from(doc) if doc else None
+
+    async def by_ref(self, ref: str) -> Notice | None:
+        doc = await self._c.find_one({"ref": ref})
+        return notice_from(doc) if doc else None
+
+    async def transition(
+        self,
+        notice_id: str,
+        from_: Sequence[NoticeStatus],
+        to: NoticeStatus,
+        *,
+        at: datetime | None = None,
+        bump: bool = False,
+    ) -> Notice | None:
+        update: Document = {"$set": {"status": to.value}}
+        if to is NoticeStatus.ACTIVE:
+            update["$set"]["sent_at"] = at
+        elif to.is_closed:
+            update["$set"]["closed_at"] = at
+        if bump:
+            update["$inc"] = {"revision": 1}
+            update["$set"]["dirty"] = True
+        doc = await self._c.find_one_and_update(
+            {"_id": notice_id, "status": {"$in": [s.value for s in from_]}},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+        return notice_from(doc) if doc else None
+
+    async def set_content(
+        self, notice_id: str, *, title: str | None, body: str | None
+    ) -> Notice | None:
+        changes: Document = {"dirty": True}
+        if title is not None:
+            changes["title"] = title
+        if body is not None:
+            changes["body"] = body
+        doc = await self._c.find_one_and_update(
+            {"_id": notice_id, "status": {"$in": OPEN}},
+            {"$set": changes, "$inc": {"revision": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return notice_from(doc) if doc else None
+
+    async def set_photo_file_ids(self, notice_id: str, file_ids: Sequence[str]) -> Notice | None:
+        doc = await self._c.find_one({"_id": notice_id})
+        if doc is None:
+            return None
+        changes: Document = {}
+        for i, fid in enumerate(file_ids):
+            if i < len(doc.get("photos", [])) and not doc["photos"][i].get("file_id"):
+                changes[f"photos.{i}.file_id"] = fid
+        if changes:
+            await self._c.update_one({"_id": notice_id}, {"$set": changes})
+        return await self.get(notice_id)
+
+    async def set_progress(self, notice_id: str, chat_id: int, message_id: int) -> None:
+        await self._c.update_one(
+            {"_id": notice_id},
+            {"$set": {"progress": {"chat_id": chat_id, "message_id": message_id}}},
+        )
+
+    async def claim_due_scheduled(self, now: datetime) -> Notice | None:
+        doc = await self._c.find_one_and_update(
+            {"status": NoticeStatus.SCHEDULED.value, "send_at": {"$lte": now}},
+            {"$set": {"status": NoticeStatus.SENDING.value}},
+            sort=[("send_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return notice_from(doc) if doc else None
+
+    async def expire_due(self, now: datetime) -> Notice | None:
+        doc = await self._c.find_one_and_update(
+            {"status": {"$in": OPEN}, "expires_at": {"$lte": now}},
+            {
+                "$set": {"status": NoticeStatus.EXPIRED.value, "closed_at": now, "dirty": True},
+                "$inc": {"revision": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return notice_from(doc) if doc else None
+
+    async def with_work(self) -> list[str]:
+        cursor = self._c.find(
+            {"$or": [{"status": NoticeStatus.SENDING.value}, {"dirty": True}]}, {"_id": 1}
+        )
+        return [d["_id"] async for d in cursor]
+
+    async def mark_synced(self, notice_id: str, revision: int) -> None:
+        await self._c.update_one(
+            {"_id": notice_id, "revision": revision},
+            {"$set": {"dirty": False, "synced_revision": revision}},
+        )
+
+    async def mark_planned(self, notice_id: str) -> None:
+        await self._c.update_one({"_id": notice_id}, {"$set": {"planned": True}})
+
+    async def list_for(self, user_id: int | None, limit: int = 20) -> list[Notice]:
+        query: Document = {} if user_id is None else {"investigators": user_id}
+        cursor = self._c.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        return [notice_from(d) async for d in cursor.limit(limit)]
+
+
+class MongoDeliveryRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db.deliveries
+
+    async def plan(self, notice: Notice, targets: Sequence[Target]) -> int:
+        if not targets:
+            return 0
+        docs = [
+            {
+                "_id": f"{notice.notice_id}:{t.chat_id}",
+                "notice_id": notice.notice_id,
+                "chat_id": t.chat_id,
+                "title": t.title,
+                "state": DeliveryState.PENDING.value,
+                "step": 0,
+                "message_ids": [],
+                "urgent": notice.urgent,
+                "attempts": 0,
+                "shown_revision": 0,
+                "created_at": notice.created_at,
+            }
+            for t in targets
+        ]
+        try:
+            result = await self._c.insert_many(docs, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:  # already planned (a resumed plan): keep what exists
+            return int(exc.details.get("nInserted", 0))
+
+    async def claim(
+        self, notice_id: str, worker: str, now: datetime, stale_before: datetime
+    ) -> Delivery | None:
+        update = {
+            "$set": {"state": DeliveryState.SENDING.value, "worker": worker, "claimed_at": now},
+            "$inc": {"attempts": 1},
+        }
+        doc = await self._c.find_one_and_update(
+            {"notice_id": notice_id, "state": DeliveryState.PENDING.value},
+            update,
+            sort=[("_id", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            doc = await self._c.find_one_and_update(
+                {
+                    "notice_id": notice_id,
+                    "state": DeliveryState.SENDING.value,
+                    "worker": {"$ne": worker},
+                    "claimed_at": {"$lt": stale_before},
+                },
+                update,
+                sort=[("_id", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+        return delivery_from(doc) if doc else None
+
+    async def step_started(self, notice_id: str, chat_id: int, step: int, now: datetime) -> None:
+        await self._c.update_one(
+            {"notice_id": notice_id, "chat_id": chat_id},
+            {"$set": {"sending_step": step, "claimed_at": now}},
+        )
+
+    async def step_done(
+        self, notice_id: str, chat_id: int, step: int, message_ids: Sequence[int], now: datetime
+    ) -> None:
+        await self._c.update_one(
+            {"notice_id": notice_id, "chat_id": chat_id},
+            {
+                "$set": {"step": step + 1, "claimed_at": now},
+                "$push": {"message_ids": {"$each": list(message_ids)}},
+                "$unset": {"sending_step": ""},
+            },
+        )
+
+    async def finish(
+        self,
+        notice_id: str,
+        chat_id: int,
+        state: DeliveryState,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        revision: int = 0,
+        pinned_id: int | None = None,
+    ) -> None:
+        changes: Document = {"state": state.value, "reason": reason, "finished_at": now}
+        if state is DeliveryState.SENT:
+            changes |= {"sent_at": now, "shown_revision": revision, "pinned_id": pinned_id}
+        await self._c.update_one(
+            {"notice_id": notice_id, "chat_id": chat_id},
+            {"$set": changes, "$unset": {"worker": "", "sending_step": ""}},
+        )
+
+    async def release(self, notice_id: str, chat_id: int, reason: str) -> None:
+        await self._c.update_one(
+            {"notice_id": notice_id, "chat_id": chat_id, "state": DeliveryState.SENDING.value},
+            {
+                "$set": {"state": DeliveryState.PENDING.value, "reason": reason},
+                "$unset": {"worker": ""},
+            },
+        )
+
+    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> None:
+        try:
+            await self._c.update_one(
+                {"notice_id": notice_id, "chat_id": old_chat_id},
+                {"$set": {"chat_id": new_chat_id, "migrated_from": old_chat_id}},
+            )
+        except DuplicateKeyError:
+            # The new supergroup was targeted as well: one delivery is enough.
+            await self._c.update_one(
+                {"notice_id": notice_id, "chat_id": old_chat_id},
+                {"$set": {"state": DeliveryState.FAILED.value, "reason": "migrated_duplicate"}},
+            )
+
+    async def counts(self, notice_id: str) -> DeliveryCounts:
+        found: dict[str, int] = {}
+        async for row in await self._c.aggregate(
+            [{"$match": {"notice_id": notice_id}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        ):
+            found[row["_id"]] = int(row["n"])
+        return DeliveryCounts(
+            pending=found.get("pending", 0),
+            sending=found.get("sending", 0),
+            sent=found.get("sent", 0),
+            failed=found.get("failed", 0),
+        )
+
+    async def failures(self, notice_id: str) -> list[Delivery]:
+        cursor = self._c.find({"notice_id": notice_id, "state": DeliveryState.FAILED.value})
+        return [delivery_from(d) async for d in cursor.sort("_id", ASCENDING)]
+
+    async def list(self, notice_id: str) -> list[Delivery]:
+        cursor = self._c.find({"notice_id": notice_id}).sort("_id", ASCENDING)
+        return [delivery_from(d) async for d in cursor]
+
+    async def cancel_pending(self, notice_id: str, reason: str, now: datetime) -> int:
+        result = await self._c.update_many(
+            {"notice_id": notice_id, "state": DeliveryState.PENDING.value},
+            {"$set": {"state": DeliveryState.FAILED.value, "reason": reason, "finished_at": now}},
+        )
+        return result.modified_count
+
+    async def claim_sync(
+        self, notice_id: str, revision: int, worker: str, now: datetime, stale_before: datetime
+    ) -> Delivery | None:
+        doc = await self._c.find_one_and_update(
+            {
+                "notice_id": notice_id,
+                "state": DeliveryState.SENT.value,
+                "shown_revision": {"$lt": revision},
+                "$or": [
+                    {"sync_claimed_at": {"$exists": False}},
+                    {"sync_claimed_at": None},
+                    {"sync_claimed_at": {"$lt": stale_before}},
+                ],
+            },
+            {"$set": {"sync_worker": worker, "sync_claimed_at": now}},
+            sort=[("_id", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return delivery_from(doc) if doc else None
+
+    async def synced(self, notice_id: str, chat_id: int, revision: int) -> None:
+        await self._c.update_one(
+            {"notice_id": notice_id, "chat_id": chat_id},
+            {
+                "$max": {"shown_revision": revision},
+                "$set": {"sync_claimed_at": None},
+                "$unset": {"sync_worker": ""},
+            },
+        )
+
+    async def unsynced(self, notice_id: str, revision: int) -> int:
+        return await self._c.count_documents(
+            {
+                "notice_id": notice_id,
+                "state": DeliveryState.SENT.value,
+                "shown_revision": {"$lt": revision},
+            }
+        )
+
+    async def notice_for_message(self, chat_id: int, message_id: int) -> str | None:
+        doc = await self._c.find_one({"chat_id": chat_id, "message_ids": message_id})
+        return doc["notice_id"] if doc else None
+
+
+class MongoDraftRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db.notice_drafts
+
+    @staticmethod
+    def _to_doc(d: Draft) -> Document:
+        return {
+            "_id": d.user_id,
+            "kind": d.kind.value if d.kind else None,
+            "title": d.title,
+            "body": d.body,
+            "photos": [photo_doc(p) | {"order": i} for i, p in enumerate(d.photos)],
+            "case_no": d.case_no,
+            "reward": reward_doc(d.reward),
+            "audience": audience_doc(d.audience),
+            "urgency": d.urgency.value,
+            "pin": d.pin,
+            "expires_at": d.expires_at,
+            "step": d.step,
+            "editing": d.editing,
+        }
+
+    @staticmethod
+    def _from_doc(doc: Document) -> Draft:
+        photos = sorted(doc.get("photos", []), key=lambda p: p.get("order", 0))
+        return Draft(
+            user_id=int(doc["_id"]),
+            kind=NoticeKind(doc["kind"]) if doc.get("kind") else None,
+            title=doc.get("title", ""),
+            body=doc.get("body", ""),
+            photos=tuple(photo_from(p) for p in photos),
+            case_no=doc.get("case_no", ""),
+            reward=reward_from(doc.get("reward")),
+            audience=audience_from(doc.get("audience")),
+            urgency=Urgency(doc.get("urgency", "normal")),
+            pin=bool(doc.get("pin", True)),
+            expires_at=doc.get("expires_at"),
+            step=doc.get("step", "kind"),
+            editing=bool(doc.get("editing", False)),
+        )
+
+    async def get(self, user_id: int) -> Draft | None:
+        doc = await self._c.find_one({"_id": user_id})
+        return self._from_doc(doc) if doc else None
+
+    async def save(self, draft: Draft) -> None:
+        doc = self._to_doc(draft)
+        # Photos are written only by add_photo/clear (concurrent album items).
+        photos = doc.pop("photos")
+        await self._c.update_one(
+            {"_id": draft.user_id}, {"$set": doc, "$setOnInsert": {"albums": []}}, upsert=True
+        )
+        if not photos:
+            await self._c.update_one({"_id": draft.user_id}, {"$set": {"photos": []}})
+
+    async def add_photo(self, user_id: int, photo: Photo, order: int, limit: int) -> int | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": user_id, f"photos.{limit - 1}": {"$exists": False}},
+            {"$push": {"photos": photo_doc(photo) | {"order": order}}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return len(doc["photos"]) if doc else None
+
+    async def first_of_album(self, user_id: int, media_group_id: str) -> bool:
+        result = await self._c.update_one(
+            {"_id": user_id, "albums": {"$ne": media_group_id}},
+            {"$push": {"albums": media_group_id}},
+        )
+        return result.modified_count == 1
+
+    async def delete(self, user_id: int) -> None:
+        await self._c.delete_one({"_id": user_id})
+
+    async def claim_step(self, user_id: int, from_: Sequence[str], to: str) -> bool:
+        """Move the draft from one of ``from_`` steps to ``to``; False if someone was first."""
+        result = await self._c.update_one(
+            {"_id": user_id, "step": {"$in": list(from_)}}, {"$set": {"step": to}}
+        )
+        return result.modified_count == 1
+
+
+class MongoRecurrenceRepository:
+    def __init__(self, db: Database) -> None:
+        self._c = db.notice_recurrences
+
+    async def save(self, rec: Recurrence) -> None:
+        await self._c.replace_one(
+            {"_id": rec.source_id},
+            {
+                "_id": rec.source_id,
+                "every_days": rec.every_days,
+                "next_at": rec.next_at,
+                "created_by": rec.created_by,
+                "active": rec.active,
+            },
+            upsert=True,
+        )
+
+    @staticmethod
+    def _from(doc: Document) -> Recurrence:
+        return Recurrence(
+            recurrence_id=doc["_id"],
+            source_id=doc["_id"],
+            every_days=int(doc["every_days"]),
+            next_at=doc["next_at"],
+            created_by=int(doc["created_by"]),
+            active=bool(doc["active"]),
+        )
+
+    async def for_source(self, source_id: str) -> Recurrence | None:
+        doc = await self._c.find_one({"_id": source_id, "active": True})
+        return self._from(doc) if doc else None
+
+    async def stop(self, source_id: str) -> bool:
+        result = await self._c.update_one(
+            {"_id": source_id, "active": True}, {"$set": {"active": False}}
+        )
+        return result.modified_count == 1
+
+    async def claim_due(self, now: datetime) -> Recurrence | None:
+        async for doc in self._c.find({"active": True, "next_at": {"$lte": now}}).sort(
+            "next_at", ASCENDING
+        ):
+            rec = self._from(doc)
+            nxt = rec.next_at
+            while nxt <= now:  # missed periods (downtime) are posted once, not repeatedly
+                nxt += timedelta(days=rec.every_days)
+            result = await self._c.update_one(
+                {"_id": rec.source_id, "next_at": rec.next_at}, {"$set": {"next_at": nxt}}
+            )
+            if result.modified_count == 1:
+                return rec
+        return None

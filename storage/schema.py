@@ -26,6 +26,8 @@ INDEX_MODULES: tuple[str, ...] = (
     "storage.updates",
     "storage.catalog",
     "storage.groups",
+    "storage.members",
+    "storage.admission",
     "storage.leases",
     "storage.notices",
     "storage.tips",

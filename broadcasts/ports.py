@@ -1,0 +1,170 @@
+"""Ports the notices domain needs; storage/notices.py and bot/ implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from broadcasts.model import (
+    Delivery,
+    DeliveryCounts,
+    DeliveryState,
+    Draft,
+    Notice,
+    NoticeStatus,
+    Photo,
+    Recurrence,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    chat_id: int
+    title: str
+
+
+class NoticeRepository(Protocol):
+    async def next_ref(self, when: datetime) -> str: ...
+
+    async def insert(self, notice: Notice) -> None: ...
+
+    async def get(self, notice_id: str) -> Notice | None: ...
+
+    async def by_ref(self, ref: str) -> Notice | None: ...
+
+    async def transition(
+        self,
+        notice_id: str,
+        from_: Sequence[NoticeStatus],
+        to: NoticeStatus,
+        *,
+        at: datetime | None = None,
+        bump: bool = False,
+    ) -> Notice | None:
+        """Atomically move a notice between states; None when it was not in ``from_``.
+
+        ``bump`` increments ``revision`` (group copies must be edited to match).
+        """
+        ...
+
+    async def set_content(
+        self, notice_id: str, *, title: str | None, body: str | None
+    ) -> Notice | None:
+        """Change title/body of an open notice and bump its revision."""
+        ...
+
+    async def set_photo_file_ids(self, notice_id: str, file_ids: Sequence[str]) -> Notice | None:
+        """Record uploaded photos' file ids (only where none is stored yet)."""
+        ...
+
+    async def set_progress(self, notice_id: str, chat_id: int, message_id: int) -> None: ...
+
+    async def claim_due_scheduled(self, now: datetime) -> Notice | None:
+        """Take one scheduled notice whose time has come (scheduled -> sending)."""
+        ...
+
+    async def expire_due(self, now: datetime) -> Notice | None:
+        """Close one open notice whose expiry has passed (-> expired, revision bumped)."""
+        ...
+
+    async def with_work(self) -> list[str]:
+        """Ids of notices that are sending or whose group copies lag their revision."""
+        ...
+
+    async def mark_synced(self, notice_id: str, revision: int) -> None: ...
+
+    async def mark_planned(self, notice_id: str) -> None: ...
+
+    async def list_for(self, user_id: int | None, limit: int = 20) -> list[Notice]:
+        """Notices created by or shared with ``user_id`` (None: everyone's), newest first."""
+        ...
+
+
+class DeliveryRepository(Protocol):
+    async def plan(self, notice: Notice, targets: Sequence[Target]) -> int:
+        """Create one pending delivery per target (idempotent); returns how many are new."""
+        ...
+
+    async def claim(
+        self, notice_id: str, worker: str, now: datetime, stale_before: datetime
+    ) -> Delivery | None:
+        """Take the next pending delivery, or one left ``sending`` by another worker
+        whose claim is older than ``stale_before`` (pending -> sending)."""
+        ...
+
+    async def step_started(self, notice_id: str, chat_id: int, step: int, now: datetime) -> None:
+        """Record the intent to send ``step`` (refreshes the claim)."""
+        ...
+
+    async def step_done(
+        self, notice_id: str, chat_id: int, step: int, message_ids: Sequence[int], now: datetime
+    ) -> None:
+        """Record the messages a step produced; the next step is ``step + 1``."""
+        ...
+
+    async def finish(
+        self,
+        notice_id: str,
+        chat_id: int,
+        state: DeliveryState,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        revision: int = 0,
+        pinned_id: int | None = None,
+    ) -> None: ...
+
+    async def release(self, notice_id: str, chat_id: int, reason: str) -> None:
+        """Give a claimed delivery back (transient failure): sending -> pending."""
+        ...
+
+    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> None: ...
+
+    async def counts(self, notice_id: str) -> DeliveryCounts: ...
+
+    async def failures(self, notice_id: str) -> list[Delivery]: ...
+
+    async def cancel_pending(self, notice_id: str, reason: str, now: datetime) -> int: ...
+
+    async def claim_sync(
+        self, notice_id: str, revision: int, worker: str, now: datetime, stale_before: datetime
+    ) -> Delivery | None:
+        """Take a sent delivery whose copy shows an older revision than ``revision``."""
+        ...
+
+    async def synced(self, notice_id: str, chat_id: int, revision: int) -> None: ...
+
+    async def unsynced(self, notice_id: str, revision: int) -> int: ...
+
+
+class DraftRepository(Protocol):
+    async def get(self, user_id: int) -> Draft | None: ...
+
+    async def save(self, draft: Draft) -> None: ...
+
+    async def add_photo(self, user_id: int, photo: Photo, order: int, limit: int) -> int | None:
+        """Append a photo atomically (albums arrive as concurrent updates); returns the
+        new count, or None when the draft already holds ``limit`` photos."""
+        ...
+
+    async def first_of_album(self, user_id: int, media_group_id: str) -> bool:
+        """True exactly once per album (to acknowledge it with one reply)."""
+        ...
+
+    async def delete(self, user_id: int) -> None: ...
+
+    async def claim_step(self, user_id: int, from_: Sequence[str], to: str) -> bool: ...
+
+
+class RecurrenceRepository(Protocol):
+    async def save(self, rec: Recurrence) -> None: ...
+
+    async def for_source(self, source_id: str) -> Recurrence | None: ...
+
+    async def stop(self, source_id: str) -> bool: ...
+
+    async def claim_due(self, now: datetime) -> Recurrence | None:
+        """Take one due recurrence and move its ``next_at`` forward (atomically)."""
+        ...

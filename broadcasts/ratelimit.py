@@ -1,0 +1,164 @@
+"""Outgoing-traffic limits as pure code: sliding windows, an injected monotonic clock.
+
+Telegram's documented limits: about 30 messages per second overall, 20 messages per
+minute in one group, about one message per second in one chat. The limiter keeps every
+window strict ("at most N in any W seconds"), so a server enforcing the same rule with
+any window alignment never answers 429 because of us. An album counts one message per
+item. After a 429, the chat waits ``retry_after`` and the global rate is lowered for a
+while (then recovers step by step).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    global_per_s: float = 25.0
+    group_per_min: float = 20.0
+    chat_per_s: float = 1.0
+    # How the 429 back-off behaves.
+    slowdown: float = 0.7  # global rate multiplied by this after a 429
+    min_factor: float = 0.2
+    recover_after_s: float = 10.0  # each quiet period restores one step
+
+    def scaled(self, factor: float) -> Limits:
+        """The same limits ``factor`` times faster (benchmarks against a scaled server)."""
+        return Limits(
+            self.global_per_s * factor,
+            self.group_per_min * factor,
+            self.chat_per_s * factor,
+            self.slowdown,
+            self.min_factor,
+            self.recover_after_s / factor,
+        )
+
+
+class Window:
+    """At most ``limit`` units in any ``span`` seconds; a request bigger than the limit
+    is admitted alone into an empty window (an album of 10 into a 1/s chat)."""
+
+    __slots__ = ("_events", "_used", "limit", "span")
+
+    def __init__(self, limit: float, span: float) -> None:
+        self.limit = limit
+        self.span = span
+        self._events: deque[tuple[float, int]] = deque()
+        self._used = 0
+
+    def _expire(self, now: float) -> None:
+        while self._events and self._events[0][0] <= now - self.span:
+            _, cost = self._events.popleft()
+            self._used -= cost
+
+    def ready_at(self, cost: int, now: float) -> float:
+        """The earliest time >= now at which ``cost`` units fit."""
+        self._expire(now)
+        if not self._events or self._used + cost <= self.limit:
+            return now
+        # Walk the oldest events out until the request fits (or the window is empty).
+        used = self._used
+        for t, c in self._events:
+            used -= c
+            if used == 0 or used + cost <= self.limit:
+                return t + self.span
+        return now  # unreachable: the loop ends with used == 0
+
+    def take(self, cost: int, now: float) -> None:
+        self._expire(now)
+        self._events.append((now, cost))
+        self._used += cost
+
+    @property
+    def idle(self) -> bool:
+        return not self._events
+
+
+def is_group_chat(chat_id: int) -> bool:
+    return chat_id < 0
+
+
+class RateLimiter:
+    """Decides when a request to a chat may go; knows nothing about asyncio or Telegram."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._factor = 1.0
+        self._last_429 = float("-inf")
+        self._global = Window(limits.global_per_s, 1.0)
+        self._groups: dict[int, Window] = {}
+        self._chats: dict[int, Window] = {}
+        self._blocked: dict[int | None, float] = {}  # chat (None: everything) -> until
+        self.retries_after_429 = 0
+
+    # -- pure questions ---------------------------------------------------------------
+    def _chat_windows(self, chat_id: int) -> list[Window]:
+        out = []
+        w = self._chats.get(chat_id)
+        if w is None:
+            w = self._chats[chat_id] = Window(self.limits.chat_per_s, 1.0)
+        out.append(w)
+        if is_group_chat(chat_id):
+            g = self._groups.get(chat_id)
+            if g is None:
+                g = self._groups[chat_id] = Window(self.limits.group_per_min, 60.0)
+            out.append(g)
+        return out
+
+    def _recover(self, now: float) -> None:
+        if self._factor < 1.0 and now - self._last_429 >= self.limits.recover_after_s:
+            steps = int((now - self._last_429) // self.limits.recover_after_s)
+            self._factor = min(1.0, self._factor / (self.limits.slowdown**steps))
+            self._last_429 = now if self._factor < 1.0 else self._last_429
+            self._global.limit = max(1.0, self.limits.global_per_s * self._factor)
+
+    def chat_ready_at(self, chat_id: int | None, cost: int, now: float) -> float:
+        t = max(now, self._blocked.get(None, now))
+        if chat_id is None:
+            return t
+        t = max(t, self._blocked.get(chat_id, now))
+        for w in self._chat_windows(chat_id):
+            t = max(t, w.ready_at(cost, now))
+        return t
+
+    def global_ready_at(self, cost: int, now: float) -> float:
+        self._recover(now)
+        return max(self._global.ready_at(cost, now), self._blocked.get(None, now))
+
+    def ready_at(self, chat_id: int | None, cost: int, now: float) -> float:
+        return max(self.chat_ready_at(chat_id, cost, now), self.global_ready_at(cost, now))
+
+    # -- state changes ------------------------------------------------------------------
+    def take(self, chat_id: int | None, cost: int, now: float) -> None:
+        self._global.take(cost, now)
+        if chat_id is not None:
+            for w in self._chat_windows(chat_id):
+                w.take(cost, now)
+
+    def retry_after(self, chat_id: int | None, seconds: float, now: float) -> None:
+        """Telegram answered 429: hold the chat (or everything) and slow down globally."""
+        until = now + max(0.0, seconds)
+        self._blocked[chat_id] = max(self._blocked.get(chat_id, now), until)
+        self._factor = max(self.limits.min_factor, self._factor * self.limits.slowdown)
+        self._last_429 = now
+        self._global.limit = max(1.0, self.limits.global_per_s * self._factor)
+        self.retries_after_429 += 1
+
+    @property
+    def factor(self) -> float:
+        return self._factor
+
+    def forget_idle(self, now: float) -> None:
+        """Drop windows of chats that have been quiet for longer than any window."""
+        for table in (self._chats, self._groups):
+            for chat_id in [c for c, w in table.items() if w.ready_at(0, now) == now]:
+                w = table[chat_id]
+                w._expire(now)
+                if w.idle:
+                    del table[chat_id]
+        for key in [k for k, until in self._blocked.items() if until <= now]:
+            del self._blocked[key]

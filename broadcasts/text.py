@@ -1,0 +1,89 @@
+"""Text limits as Telegram counts them (UTF-16 code units) and input validation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from groups.errors import InvalidInput
+
+CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
+MAX_PHOTOS = 10
+TITLE_LIMIT = 120
+CASE_NO_LIMIT = 64
+TERMS_LIMIT = 300
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: how Telegram measures captions and messages.
+
+    Characters outside the Basic Multilingual Plane (most emoji, rare CJK) count twice.
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
+def check_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise InvalidInput("notices.err.title_empty")
+    if utf16_len(title) > TITLE_LIMIT:
+        raise InvalidInput("notices.err.title_long", limit=TITLE_LIMIT, length=utf16_len(title))
+    return title
+
+
+def check_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise InvalidInput("notices.err.body_empty")
+    if utf16_len(body) > TEXT_LIMIT:
+        raise InvalidInput("notices.err.body_long", limit=TEXT_LIMIT, length=utf16_len(body))
+    return body
+
+
+def check_case_no(case_no: str) -> str:
+    case_no = " ".join(case_no.split())
+    if utf16_len(case_no) > CASE_NO_LIMIT:
+        raise InvalidInput("notices.err.case_long", limit=CASE_NO_LIMIT)
+    return case_no
+
+
+def parse_reward(text: str) -> tuple[Decimal, str]:
+    """``"5000 提供关键线索者"`` -> (Decimal("5000"), "提供关键线索者"). Amount in yuan."""
+    parts = text.strip().split(maxsplit=1)
+    if not parts:
+        raise InvalidInput("notices.err.reward_format")
+    raw = parts[0].replace(",", "").replace("，", "").removesuffix("元").removeprefix("¥")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise InvalidInput("notices.err.reward_format") from None
+    if not amount.is_finite() or amount <= 0 or amount > Decimal("10000000"):
+        raise InvalidInput("notices.err.reward_amount")
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidInput("notices.err.reward_amount")
+    terms = " ".join(parts[1].split()) if len(parts) > 1 else ""
+    if utf16_len(terms) > TERMS_LIMIT:
+        raise InvalidInput("notices.err.terms_long", limit=TERMS_LIMIT)
+    return amount.quantize(Decimal("0.01")) if amount != amount.to_integral() else amount, terms
+
+
+def check_rendered(text: str, *, has_photo: bool) -> None:
+    """The text a group will see must fit Telegram's caption or message limit."""
+    limit = CAPTION_LIMIT if has_photo else TEXT_LIMIT
+    length = utf16_len(text)
+    if length > limit:
+        key = "notices.err.caption_long" if has_photo else "notices.err.text_long"
+        raise InvalidInput(key, limit=limit, length=length, over=length - limit)
+
+
+def check_expiry(expires_at: datetime, now: datetime) -> None:
+    if expires_at <= now:
+        raise InvalidInput("notices.err.expiry_past")
+
+
+def check_photo_count(count: int, *, required: bool) -> None:
+    if count > MAX_PHOTOS:
+        raise InvalidInput("notices.err.too_many_photos", limit=MAX_PHOTOS)
+    if required and count == 0:
+        raise InvalidInput("notices.err.photo_required")

@@ -1,0 +1,344 @@
+"""Notices and deliveries against the real database; the engine with a scripted messenger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from broadcasts.delivery import (
+    ChatGone,
+    DeliveryEngine,
+    Migrated,
+    Outcome,
+    Rejected,
+    Sent,
+    Step,
+    Transient,
+)
+from broadcasts.model import (
+    Delivery,
+    DeliveryCounts,
+    DeliveryState,
+    Draft,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Photo,
+    Reward,
+    Urgency,
+)
+from broadcasts.service import NoticeService
+from groups.clock import ManualClock
+from groups.errors import InvalidInput, NotFound, PermissionDenied
+from groups.model import Area, Audience, GeoPoint, Group, GroupStatus
+from groups.roles import Principal, Role, RoleGrant, Scope
+from storage.audit import MongoAuditLog
+from storage.client import Database
+from storage.groups import MongoAreaRepository, MongoGroupRepository
+from storage.notices import (
+    MongoDeliveryRepository,
+    MongoDraftRepository,
+    MongoNoticeRepository,
+    MongoRecurrenceRepository,
+)
+
+T0 = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
+BOSS = Principal(1001, is_superadmin=True)
+INV = Principal(5, (RoleGrant(5, Role.INVESTIGATOR, Scope("drivers")),))
+
+
+class Script:
+    """A messenger that records every message a chat got and answers as told."""
+
+    def __init__(self) -> None:
+        self.got: Counter[tuple[int, str]] = Counter()
+        self.answers: dict[int, list[Outcome]] = {}
+        self.uploads = 0
+        self.next_id = 100
+        self.crash_on: tuple[int, Step] | None = None
+        self.edits: Counter[int] = Counter()
+
+    async def send_step(
+        self, notice: Notice, chat_id: int, step: Step, shown: tuple[int, ...]
+    ) -> Outcome:
+        queued = self.answers.get(chat_id)
+        if queued:
+            return queued.pop(0)
+        if self.crash_on == (chat_id, step):
+            raise asyncio.CancelledError  # the process dies mid-request
+        self.got[(chat_id, step.value)] += 1
+        n = len(notice.photos) if step is Step.ALBUM else 1
+        self.uploads += (
+            sum(1 for p in notice.photos if p.file_id is None)
+            if step
+            in (
+                Step.ALBUM,
+                Step.PHOTO,
+            )
+            else 0
+        )
+        ids = tuple(range(self.next_id, self.next_id + n))
+        self.next_id += n
+        fids = (
+            tuple(f"file{i}" for i in range(len(notice.photos)))
+            if step in (Step.ALBUM, Step.PHOTO)
+            else ()
+        )
+        return Sent(ids if step is not Step.PIN else (), fids)
+
+    async def sync_copy(self, notice: Notice, delivery: Delivery) -> Outcome:
+        self.edits[delivery.chat_id] += 1
+        return Sent(())
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.updates = 0
+        self.final: tuple[DeliveryCounts, list[Delivery]] | None = None
+
+    async def progress(self, notice: Notice, counts: DeliveryCounts) -> None:
+        self.updates += 1
+
+    async def finished(
+        self, notice: Notice, counts: DeliveryCounts, failures: list[Delivery]
+    ) -> None:
+        self.final = (counts, failures)
+
+
+async def setup(db: Database, n_groups: int = 6):
+    clock = ManualClock(T0)
+    notices, deliveries = MongoNoticeRepository(db), MongoDeliveryRepository(db)
+    groups, areas = MongoGroupRepository(db), MongoAreaRepository(db)
+    await areas.save(Area("town-a", "Town A", center=GeoPoint(30.0, 120.0)))
+    await areas.save(Area("town-b", "Town B", center=GeoPoint(31.0, 121.0)))
+    for i in range(1, n_groups + 1):
+        await groups.save(
+            Group(
+                -i, f"g{i}", "drivers" if i % 2 else "landlords", "town-a" if i <= 4 else "town-b"
+            )
+        )
+    svc = NoticeService(
+        notices,
+        deliveries,
+        groups,
+        MongoRecurrenceRepository(db),
+        MongoAuditLog(db),
+        clock,
+        lambda n: f"{n.ref} {n.title}\n{n.body}",
+    )
+    return clock, notices, deliveries, groups, svc
+
+
+def engine(
+    db: Database,
+    svc: NoticeService,
+    clock: ManualClock,
+    messenger: Script,
+    progress: Progress,
+    worker: str = "w1",
+) -> DeliveryEngine:
+    async def no_sleep(_: float) -> None:
+        return None
+
+    return DeliveryEngine(
+        MongoNoticeRepository(db),
+        MongoDeliveryRepository(db),
+        MongoGroupRepository(db),
+        messenger,
+        progress,
+        clock,
+        worker,
+        svc.plan_targets,
+        concurrency=3,
+        stale_s=60,
+        backoff_s=0,
+        sleep=no_sleep,
+    )
+
+
+def draft(**kw: object) -> Draft:
+    base = dict(
+        user_id=5,
+        kind=NoticeKind.WANTED_PERSON,
+        title="寻找嫌疑人",
+        body="身高175，黑色外套",
+        photos=(Photo(source="a.jpg"), Photo(source="b.jpg"), Photo(source="c.jpg")),
+        audience=Audience(sectors=("drivers", "landlords")),
+        expires_at=T0 + timedelta(days=7),
+        reward=Reward(Decimal("5000"), "提供关键线索"),
+    )
+    base.update(kw)
+    return Draft(**base)  # type: ignore[arg-type]
+
+
+async def test_refs_are_sequential_per_month(db: Database) -> None:
+    repo = MongoNoticeRepository(db)
+    assert await repo.next_ref(T0) == "N-2611-01"
+    assert await repo.next_ref(T0) == "N-2611-02"
+    assert await repo.next_ref(T0 + timedelta(days=30)) == "N-2612-01"
+
+
+async def test_submit_validates_scopes_and_delivers_everyone_once(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    with pytest.raises(PermissionDenied):
+        await svc.submit(Principal(9), draft())
+    with pytest.raises(InvalidInput):
+        await svc.submit(INV, draft(audience=Audience()))
+    with pytest.raises(InvalidInput):
+        await svc.submit(INV, draft(expires_at=T0 - timedelta(minutes=1)))
+    with pytest.raises(InvalidInput):
+        await svc.submit(INV, draft(photos=()))
+    assert await notices.list_for(None) == []  # refusals stored nothing
+
+    # A drivers-only investigator reaches drivers groups only, whatever the audience says.
+    n = await svc.submit(INV, draft())
+    assert n.status is NoticeStatus.SENDING and n.ref == "N-2611-01"
+    script, progress = Script(), Progress()
+    await engine(db, svc, clock, script, progress).run(n.notice_id)
+    assert set(script.got) == {(c, s) for c in (-1, -3, -5) for s in ("album", "buttons")}
+    assert max(script.got.values()) == 1
+    assert script.uploads == 3  # three photos, uploaded once each, then by file id
+    stored = await notices.get(n.notice_id)
+    assert stored is not None and stored.status is NoticeStatus.ACTIVE
+    assert all(p.file_id for p in stored.photos)
+    assert progress.final is not None and progress.final[0] == DeliveryCounts(sent=3)
+    for d in await deliveries.list(n.notice_id):
+        assert d.state is DeliveryState.SENT and len(d.message_ids) == 4
+        assert await deliveries.notice_for_message(d.chat_id, d.message_ids[-1]) == n.notice_id
+    doc = await db.notices.find_one({"_id": n.notice_id})
+    assert doc is not None and doc["reward"] == {
+        "amount": "5000",
+        "currency": "CNY",
+        "terms": "提供关键线索",
+    }
+    assert doc["investigators"] == [5]
+
+
+async def test_migration_removed_bot_rejection_and_transient(db: Database) -> None:
+    clock, _notices, deliveries, groups, svc = await setup(db)
+    n = await svc.submit(
+        BOSS, draft(photos=(Photo("known"),), audience=Audience(areas=("town-a",)))
+    )
+    script, progress = Script(), Progress()
+    script.answers = {
+        -1: [Migrated(-1001)],
+        -2: [ChatGone("bot_removed")],
+        -3: [Transient("network"), Transient("network")],
+        -4: [Rejected("no_rights")],
+    }
+    await engine(db, svc, clock, script, progress).run(n.notice_id)
+    by_chat = {d.chat_id: d for d in await deliveries.list(n.notice_id)}
+    assert by_chat[-1001].state is DeliveryState.SENT and script.got[(-1001, "photo")] == 1
+    assert (await groups.get(-1)).status is GroupStatus.MIGRATED  # type: ignore[union-attr]
+    assert (await groups.get(-1001)).status is GroupStatus.ACTIVE  # type: ignore[union-attr]
+    assert by_chat[-2].state is DeliveryState.FAILED and by_chat[-2].reason == "bot_removed"
+    assert (await groups.get(-2)).status is GroupStatus.BOT_REMOVED  # type: ignore[union-attr]
+    assert by_chat[-3].state is DeliveryState.SENT
+    assert by_chat[-4].state is DeliveryState.FAILED and by_chat[-4].reason == "no_rights"
+    assert (await groups.get(-4)).status is GroupStatus.ACTIVE  # type: ignore[union-attr]
+    assert progress.final is not None
+    assert {d.chat_id for d in progress.final[1]} == {-2, -4}
+
+
+async def test_crash_mid_delivery_resumes_without_duplicate_or_gap(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft())
+    script, progress = Script(), Progress()
+    script.crash_on = (-4, Step.BUTTONS)  # album delivered to -4, then the process dies
+    with pytest.raises(asyncio.CancelledError):
+        await engine(db, svc, clock, script, progress, "old").run(n.notice_id)
+    before = dict(script.got)
+    stuck = [d for d in await deliveries.list(n.notice_id) if d.state is DeliveryState.SENDING]
+    assert stuck and all(d.chat_id != -4 or d.step == 1 for d in stuck)
+    script.crash_on = None
+    fresh = engine(db, svc, clock, script, progress, "new")
+    await fresh.run(n.notice_id)  # claims of the dead worker are not stale yet
+    assert any(d.state is DeliveryState.SENDING for d in await deliveries.list(n.notice_id))
+    clock.advance(61)
+    await fresh.run(n.notice_id)
+    assert script.got[(-4, "album")] == 1 and script.got[(-4, "buttons")] == 1
+    assert set(k[0] for k in script.got) == {-1, -2, -3, -4, -5, -6}
+    assert max(script.got.values()) == 1, {k: v for k, v in script.got.items() if v > 1}
+    assert before.items() <= script.got.items()
+    assert (await notices.get(n.notice_id)).status is NoticeStatus.ACTIVE  # type: ignore[union-attr]
+    d4 = next(d for d in await deliveries.list(n.notice_id) if d.chat_id == -4)
+    assert len(d4.message_ids) == 4
+
+
+async def test_update_close_and_expiry_propagate(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(urgency=Urgency.URGENT, pin=True))
+    script, progress = Script(), Progress()
+    eng = engine(db, svc, clock, script, progress)
+    await eng.run(n.notice_id)
+    assert script.got[(-1, "pin")] == 1
+    with pytest.raises(PermissionDenied):
+        await svc.update(INV, n.ref, body="x")
+    with pytest.raises(NotFound):
+        await svc.update(BOSS, "N-9999-01", body="x")
+    updated = await svc.update(BOSS, n.ref.lower(), body="新的描述")
+    assert updated.revision == 1 and updated.body == "新的描述"
+    assert n.notice_id in await notices.with_work()
+    await eng.run(n.notice_id)
+    assert set(script.edits.values()) == {1} and len(script.edits) == 6
+    assert n.notice_id not in await notices.with_work()
+    closed = await svc.close(BOSS, n.ref, NoticeStatus.SOLVED)
+    assert closed.status is NoticeStatus.SOLVED and closed.revision == 2
+    with pytest.raises(InvalidInput):
+        await svc.close(BOSS, n.ref, NoticeStatus.WITHDRAWN)
+    with pytest.raises(InvalidInput):
+        await svc.update(BOSS, n.ref, body="again")
+    await eng.sync(n.notice_id)
+    assert set(script.edits.values()) == {2}
+    # Expiry closes open notices on its own.
+    m = await svc.submit(BOSS, draft(photos=(Photo("x"),), expires_at=T0 + timedelta(hours=1)))
+    clock.advance(timedelta(hours=2))
+    assert [e.ref for e in await svc.expire_due()] == [m.ref]
+    assert (await notices.get(m.notice_id)).status is NoticeStatus.EXPIRED  # type: ignore[union-attr]
+    counts = await deliveries.counts(m.notice_id)
+    assert counts.sent == 0  # never planned: nothing goes out for an expired notice
+
+
+async def test_schedule_and_recurrence(db: Database) -> None:
+    clock, _notices, _deliveries, _groups, svc = await setup(db)
+    with pytest.raises(InvalidInput):
+        await svc.submit(BOSS, draft(), send_at=T0 - timedelta(hours=1))
+    s = await svc.submit(BOSS, draft(), send_at=T0 + timedelta(hours=2))
+    assert s.status is NoticeStatus.SCHEDULED
+    assert await svc.dispatch_due() == []
+    clock.advance(timedelta(hours=2))
+    assert [n.ref for n in await svc.dispatch_due()] == [s.ref]
+    assert await svc.dispatch_due() == []  # claimed once
+    pub = await svc.submit(
+        BOSS, draft(kind=NoticeKind.PUBLICITY, photos=(), title="防诈骗提示", body="不要转账")
+    )
+    with pytest.raises(InvalidInput):
+        await svc.repeat(BOSS, s.ref, 7)  # only publicity recurs
+    rec = await svc.repeat(BOSS, pub.ref, 7)
+    assert rec is not None and rec.next_at == clock.now() + timedelta(days=7)
+    clock.advance(timedelta(days=7, minutes=1))
+    again = await svc.recur_due()
+    assert len(again) == 1 and again[0].ref != pub.ref and again[0].title == "防诈骗提示"
+    assert await svc.recur_due() == []
+    await svc.repeat(BOSS, pub.ref, None)
+    clock.advance(timedelta(days=8))
+    assert await svc.recur_due() == []
+
+
+async def test_drafts_take_album_photos_atomically(db: Database) -> None:
+    drafts = MongoDraftRepository(db)
+    await drafts.save(Draft(5, kind=NoticeKind.WANTED_PERSON, step="photos"))
+    counts = await asyncio.gather(*(drafts.add_photo(5, Photo(f"f{i}"), i, 10) for i in range(12)))
+    assert sorted(c for c in counts if c is not None) == list(range(1, 11))
+    got = await drafts.get(5)
+    assert got is not None and len(got.photos) == 10
+    assert [p.file_id for p in got.photos] == sorted(
+        (p.file_id for p in got.photos), key=lambda f: int(f[1:])
+    )  # type: ignore[arg-type,index]
+    assert await drafts.first_of_album(5, "g1") and not await drafts.first_of_album(5, "g1")
+    await drafts.save(got.__class__(5, title="x", photos=()))
+    assert (await drafts.get(5)).photos == ()  # type: ignore[union-attr]
