@@ -22,6 +22,7 @@ from groups.roles import Permission, Principal, Role, Scope
 from rewards.model import (
     REWARD_ID_RE,
     Basis,
+    CorruptHistory,
     EventKind,
     NoticeInfo,
     Outcome,
@@ -133,7 +134,13 @@ class RewardService:
         return fold(record, await self._store.events(record.reward_id))
 
     async def all(self) -> list[Reward]:
-        return [fold(rec, evs) for rec, evs in await self._store.histories()]
+        rewards: list[Reward] = []
+        for rec, evs in await self._store.histories():
+            try:
+                rewards.append(fold(rec, evs))
+            except CorruptHistory:  # only a hand-edited database gets here: say so loudly
+                log.error("reward %s has an impossible history; left out", rec.reward_id)
+        return rewards
 
     async def outcome_of(self, tip_id: str) -> OutcomeRecord | None:
         return await self._outcomes.get(tip_id)

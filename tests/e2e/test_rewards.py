@@ -208,6 +208,8 @@ async def test_outcome_proposal_approval_payment_and_the_tipsters_side(world: Wo
         assert word in info
     state = await state_of(world, rid)
     assert state.state is RewardState.PAID and state.amount == Decimal("1000.00")
+    # What the bot shows is that replayed state.
+    assert f"Reward {rid} · {state.state.value}" in info and "Amount: ¥1,000.00" in info
     assert state.approved_by == c.approver.id and state.paid_by == c.approver2.id
     assert [e.actor_id for e in state.events] == [c.officer.id, c.approver.id, c.approver2.id]
     events = [d async for d in world.db.reward_events.find({"reward_id": rid})]
@@ -342,7 +344,7 @@ async def test_discretionary_reward_for_a_general_tip(world: World) -> None:
     await c.tipster.says("/reward T-CCCC3")
     await c.tipster.expect("The reward for tip T-CCCC3 was cancelled")
     await c.approver.says(f"/paid {rid} cash R1")
-    await c.approver.expect("only approved rewards")
+    await c.approver.expect("Only approved, unpaid rewards")
     state = await state_of(world, rid)
     assert state.state is RewardState.CANCELLED
     assert state.cancel_reason == "not claimed within 90 days"

@@ -445,3 +445,25 @@ async def test_cancelling_a_decisive_proposal_gives_the_others_its_share(env: En
     assert a is not None and b is not None
     _, changed = await env.svc.cancel(APPROVER, b.reward_id, "same person as tip 1")
     assert [(c.reward_id, c.amount) for c in changed] == [(a.reward_id, Decimal("1000.00"))]
+
+
+async def test_a_hand_edited_history_is_left_out_loudly(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = (await env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "a")).reward
+    assert good is not None
+    await env.db.rewards.insert_one(
+        {
+            "_id": "R-BADBAD",
+            "tip_id": "tip9",
+            "tip_code": "T-99999",
+            "basis": "offer",
+            "currency": "CNY",
+            "created_at": T0,
+        }
+    )
+    await env.db.reward_events.insert_one(
+        {"_id": "R-BADBAD#1", "reward_id": "R-BADBAD", "seq": 1, "kind": "paid", "at": T0}
+    )
+    assert [r.reward_id for r in await env.svc.all()] == [good.reward_id]
+    assert "R-BADBAD" in caplog.text
