@@ -405,4 +405,10 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child_main(sys.argv[2:])
     else:
-        print(json.dumps(asyncio.run(main(parse(sys.argv[1:]))), indent=2, ensure_ascii=False))
+        report = asyncio.run(main(parse(sys.argv[1:])))
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        # Numbers are reported, not asserted; correctness is: nothing lost or sent twice.
+        broken = (
+            report["duplicate_messages"] or report["lost_groups"] or report["incomplete_groups"]
+        )
+        sys.exit(1 if broken else 0)

@@ -39,6 +39,8 @@ from storage.users import MongoUserRepository
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_S = 10.0  # how long shutdown waits for updates being handled
+
 
 class SharedClientStorage(PyMongoStorage):
     """FSM storage on the app's shared client. aiogram closes the FSM storage when polling
@@ -67,6 +69,9 @@ class App:
         await self.ctx.commands.publish(self.bot, self.ctx.settings.default_locale)
 
     async def shutdown(self) -> None:
+        # Updates already taken finish first (aiogram does not wait for its handler tasks).
+        if not await self.ctx.inflight.drained(SHUTDOWN_GRACE_S):
+            log.warning("shutdown: %s update(s) still being handled", self.ctx.inflight.count)
         if self.ctx.scheduler.running:
             self.ctx.scheduler.shutdown(wait=False)
         await self.ctx.jobs.stop()
@@ -109,7 +114,12 @@ def build_app(
     # Every request the bot makes, any feature's, goes through the shared rate limiter.
     outgoing = install_sender(
         bot,
-        Limits(settings.send_global_per_s, settings.send_group_per_min, settings.send_chat_per_s),
+        Limits(
+            settings.send_global_per_s,
+            settings.send_group_per_min,
+            settings.send_chat_per_s,
+            private_burst=settings.send_private_burst,
+        ),
         max_retries=settings.send_max_retries,
     )
     ctx = AppContext(
@@ -143,7 +153,9 @@ def build_app(
 
     storage = SharedClientStorage(client, db_name=db.name, collection_name="fsm_states")
     dp = Dispatcher(storage=storage)
-    dp.update.outer_middleware(UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock))
+    dp.update.outer_middleware(
+        UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock, ctx.inflight)
+    )
     dp.update.outer_middleware(IdentityMiddleware(users, roles, clock, settings.default_locale))
     throttle = ThrottleMiddleware(
         settings.throttle_messages, settings.throttle_window_s, frozenset(settings.superadmin_ids)

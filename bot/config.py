@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     send_global_per_s: float = Field(25.0, gt=0)
     send_group_per_min: float = Field(20.0, gt=0)
     send_chat_per_s: float = Field(1.0, gt=0)
+    send_private_burst: int = Field(4, ge=1, le=30)  # private chats: burst at that average
     send_max_retries: int = Field(5, ge=0, le=20)  # 429 retries per request
     notice_concurrency: int = Field(64, ge=1, le=1000)  # groups in flight per notice
     notice_progress_s: float = Field(3.0, ge=0)  # at most one progress edit per interval

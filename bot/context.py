@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 from bot.commands import CommandRegistry
 from bot.config import Settings
 from bot.events import EventBus
+from bot.inflight import InFlight
 from bot.jobs import Jobs
 from groups.access import RoleService
 from groups.audit import AuditLog
@@ -41,6 +42,7 @@ class AppContext:
     groups: MongoGroupRepository
     areas: MongoAreaRepository
     # Injected into every handler by parameter name (aiogram workflow_data).
+    inflight: InFlight = field(default_factory=InFlight)
     services: dict[str, Any] = field(default_factory=dict)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)

@@ -236,8 +236,13 @@ class DeliveryEngine:
             elif isinstance(outcome, Migrated) and migrations < 3:
                 migrations += 1
                 await self._groups.migrate(chat, outcome.new_chat_id)
-                await self._deliveries.rechat(nid, chat, outcome.new_chat_id)
+                moved = await self._deliveries.rechat(nid, chat, outcome.new_chat_id)
                 log.info("group %s migrated to %s (notice %s)", chat, outcome.new_chat_id, nid)
+                if not moved:
+                    # The supergroup has its own delivery (it was targeted too): that one
+                    # carries the notice there; this record was failed as a duplicate.
+                    await self._progress.progress(notice, lambda: self._deliveries.counts(nid))
+                    return
                 chat = outcome.new_chat_id
             elif steps[step] is Step.PIN and not isinstance(outcome, Transient | Migrated):
                 step += 1  # a pin the group does not allow never fails the delivery
@@ -276,9 +281,17 @@ class DeliveryEngine:
             notice_id, [NoticeStatus.SENDING], NoticeStatus.ACTIVE, at=self._clock.now()
         )
         notice = moved or await self._notices.get(notice_id)
-        if moved is not None and notice is not None:
-            failures = await self._deliveries.failures(notice_id)
-            await self._progress.finished(notice, counts, failures)
+        if notice is None:
+            return
+        if moved is None:
+            # Closed (solved, withdrawn, expired) while sending: the groups not reached
+            # were cancelled; the investigator still gets one final report.
+            if not notice.status.is_closed:
+                return
+            if not await self._notices.mark_delivered(notice_id, self._clock.now()):
+                return
+        failures = [f for f in await self._deliveries.failures(notice_id) if f.reason != "closed"]
+        await self._progress.finished(notice, counts, failures)
 
     # -- keeping group copies in step with the notice ---------------------------------
     async def sync(self, notice_id: str) -> None:

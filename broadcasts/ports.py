@@ -75,6 +75,11 @@ class NoticeRepository(Protocol):
 
     async def mark_synced(self, notice_id: str, revision: int) -> None: ...
 
+    async def mark_delivered(self, notice_id: str, at: datetime) -> bool:
+        """Record when delivery of a notice closed while sending ended; True only the
+        first time (the investigator's final report goes out once)."""
+        ...
+
     async def mark_planned(self, notice_id: str) -> None: ...
 
     async def list_for(self, user_id: int | None, limit: int = 20) -> list[Notice]:
@@ -120,7 +125,10 @@ class DeliveryRepository(Protocol):
         """Give a claimed delivery back (transient failure): sending -> pending."""
         ...
 
-    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> None: ...
+    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> bool:
+        """Move a delivery to the supergroup's new chat id. False when the new chat has
+        its own delivery already (the old one is then failed as ``migrated_duplicate``)."""
+        ...
 
     async def counts(self, notice_id: str) -> DeliveryCounts: ...
 

@@ -20,6 +20,9 @@ class Limits:
     global_per_s: float = 25.0
     group_per_min: float = 20.0
     chat_per_s: float = 1.0
+    # A private chat may get a short burst (a reply and the next question) at the same
+    # average rate; Telegram allows short bursts there. Groups keep the strict rate.
+    private_burst: int = 4
     # How the 429 back-off behaves.
     slowdown: float = 0.7  # global rate multiplied by this after a 429
     min_factor: float = 0.2
@@ -96,7 +99,12 @@ class RateLimiter:
         out = []
         w = self._chats.get(chat_id)
         if w is None:
-            w = self._chats[chat_id] = Window(self.limits.chat_per_s, self._span)
+            if is_group_chat(chat_id):
+                w = Window(self.limits.chat_per_s, self._span)
+            else:
+                burst = max(1, self.limits.private_burst)
+                w = Window(burst, burst / self.limits.chat_per_s * self._span)
+            self._chats[chat_id] = w
         out.append(w)
         if is_group_chat(chat_id):
             g = self._groups.get(chat_id)

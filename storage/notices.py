@@ -233,6 +233,12 @@ class MongoNoticeRepository:
         )
         return notice_from(doc) if doc else None
 
+    async def mark_delivered(self, notice_id: str, at: datetime) -> bool:
+        result = await self._c.update_one(
+            {"_id": notice_id, "sent_at": None}, {"$set": {"sent_at": at}}
+        )
+        return result.modified_count == 1
+
     async def set_content(
         self, notice_id: str, *, title: str | None, body: str | None
     ) -> Notice | None:
@@ -449,11 +455,11 @@ class MongoDeliveryRepository:
             },
         )
 
-    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> None:
+    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> bool:
         """The group became a supergroup: the record moves to the new id (a new ``_id``)."""
         old = await self._c.find_one({"_id": delivery_key(notice_id, old_chat_id)})
         if old is None:
-            return
+            return False
         new = dict(old) | {
             "_id": delivery_key(notice_id, new_chat_id),
             "chat_id": new_chat_id,
@@ -465,10 +471,14 @@ class MongoDeliveryRepository:
             # The new supergroup was targeted as well: one delivery is enough.
             await self._c.update_one(
                 {"_id": old["_id"]},
-                {"$set": {"state": DeliveryState.FAILED.value, "reason": "migrated_duplicate"}},
+                {
+                    "$set": {"state": DeliveryState.FAILED.value, "reason": "migrated_duplicate"},
+                    "$unset": {"worker": "", "sending_step": ""},
+                },
             )
-            return
+            return False
         await self._c.delete_one({"_id": old["_id"]})
+        return True
 
     async def counts(self, notice_id: str) -> DeliveryCounts:
         found: dict[str, int] = {}

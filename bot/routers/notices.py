@@ -81,6 +81,11 @@ COORDS_RE = re.compile(
 )
 
 
+# Other commands typed during a dialog are not answers: they go on to their own handlers
+# (/help, /lang...), and the dialog waits where it was.
+NOT_COMMAND = ~F.text.startswith("/")
+
+
 class Form(StatesGroup):
     kind = State()
     title = State()
@@ -234,13 +239,23 @@ class ProgressMessages:
         self, notice: Notice, counts: DeliveryCounts, failures: list[Delivery]
     ) -> None:
         t = await self.translator(notice.created_by)
-        summary = t(
-            "notices.finished",
-            ref=notice.ref,
-            sent=counts.sent,
-            failed=counts.failed,
-            total=counts.total,
-        )
+        if notice.status.is_closed:  # closed while sending: the rest was never sent
+            summary = t(
+                "notices.finished_closed",
+                ref=notice.ref,
+                sent=counts.sent,
+                skipped=counts.failed - len(failures),
+                failed=len(failures),
+                total=counts.total,
+            )
+        else:
+            summary = t(
+                "notices.finished",
+                ref=notice.ref,
+                sent=counts.sent,
+                failed=counts.failed,
+                total=counts.total,
+            )
         where = self._mids.pop(notice.notice_id, None)
         self._last.pop(notice.notice_id, None)
         if where is not None:
@@ -663,7 +678,7 @@ def setup(ctx: AppContext) -> Router:
         await advance(msg, t, state, draft, "kind", principal)
 
     # title / body / case number / reward: typed text
-    @router.message(Form.title, F.text, flags=BROADCAST)
+    @router.message(Form.title, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_title(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -672,7 +687,7 @@ def setup(ctx: AppContext) -> Router:
         await drafts.save(draft)
         await advance(message, t, state, draft, "title", principal)
 
-    @router.message(Form.body, F.text, flags=BROADCAST)
+    @router.message(Form.body, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_body(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -681,7 +696,7 @@ def setup(ctx: AppContext) -> Router:
         await drafts.save(draft)
         await advance(message, t, state, draft, "body", principal)
 
-    @router.message(Form.case_no, F.text, flags=BROADCAST)
+    @router.message(Form.case_no, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_case(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -690,7 +705,7 @@ def setup(ctx: AppContext) -> Router:
         await drafts.save(draft)
         await advance(message, t, state, draft, "case_no", principal)
 
-    @router.message(Form.reward, F.text, flags=BROADCAST)
+    @router.message(Form.reward, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_reward(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -750,7 +765,7 @@ def setup(ctx: AppContext) -> Router:
         await query.answer()
         await advance(msg, t, state, draft, "photos", principal)
 
-    @router.message(Form.photos, flags=BROADCAST)
+    @router.message(Form.photos, NOT_COMMAND, flags=BROADCAST)
     async def on_not_photo(message: Message, t: Translator) -> None:
         await message.answer(t("notices.err.expected_photo"))
 
@@ -823,7 +838,7 @@ def setup(ctx: AppContext) -> Router:
         await state.set_state(Form.radius_km)
         await message.answer(t("notices.ask.radius_km"))
 
-    @router.message(Form.radius, F.text, flags=BROADCAST)
+    @router.message(Form.radius, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_coords(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -848,7 +863,7 @@ def setup(ctx: AppContext) -> Router:
         draft = Draft(**{**_fields(draft), "audience": Audience(a.sectors, a.areas, center, km)})
         await ask(message, t, state, draft, "audience", principal)
 
-    @router.message(Form.radius_km, F.text, flags=BROADCAST)
+    @router.message(Form.radius_km, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_km(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -881,7 +896,7 @@ def setup(ctx: AppContext) -> Router:
         await advance(msg, t, state, draft, "urgency", principal)
 
     # expiry
-    @router.message(Form.expiry, F.text, flags=BROADCAST)
+    @router.message(Form.expiry, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_expiry(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -999,7 +1014,7 @@ def setup(ctx: AppContext) -> Router:
             reply_markup=kb([[(t("notices.btn.cancel"), cb("x"))]]),
         )
 
-    @router.message(Form.schedule, F.text, flags=BROADCAST)
+    @router.message(Form.schedule, F.text, NOT_COMMAND, flags=BROADCAST)
     async def on_schedule_time(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:
@@ -1016,7 +1031,9 @@ def setup(ctx: AppContext) -> Router:
             Form.schedule,
             Form.radius,
             Form.radius_km,
+            Update.text,
         ),
+        NOT_COMMAND,
         flags=BROADCAST,
     )
     async def on_not_text(message: Message, t: Translator) -> None:
@@ -1075,7 +1092,7 @@ def setup(ctx: AppContext) -> Router:
             t("notices.ask.update", ref=notice.ref, field=t(f"notices.field.{field}"))
         )
 
-    @router.message(Update.text, F.text, flags=BROADCAST)
+    @router.message(Update.text, F.text, NOT_COMMAND, flags=BROADCAST)
     async def update_text(
         message: Message, t: Translator, state: FSMContext, principal: Principal
     ) -> None:

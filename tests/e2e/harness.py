@@ -49,6 +49,9 @@ def test_settings(
         "data_dir": data_dir,
         "polling_timeout_s": 2,
         "log_level": "WARNING",
+        # Scenario people answer within milliseconds, no human does: let private chats
+        # burst (pacing itself is covered by the limiter's unit tests and the notices tests).
+        "send_private_burst": 30,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

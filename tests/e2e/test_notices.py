@@ -168,6 +168,8 @@ async def test_refusals_invalid_input_and_cancel_change_nothing(world: World) ->
     msg = await inv.expect("choose the kind")
     await inv.presses(msg, nt("k", "missing_person"))
     await inv.expect("title")
+    await inv.says("/help")  # another command is not the title: it is answered, the step stays
+    assert "/notice_close" in (await inv.expect("/notice_update"))["text"]
     await inv.says("x" * 121)
     await inv.expect("The title is too long: 121 characters, at most 120.")
     await inv.says("寻找走失老人")

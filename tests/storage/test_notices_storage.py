@@ -344,3 +344,52 @@ async def test_drafts_take_album_photos_atomically(db: Database) -> None:
     assert await drafts.first_of_album(5, "g1") and not await drafts.first_of_album(5, "g1")
     await drafts.save(got.__class__(5, title="x", photos=()))
     assert (await drafts.get(5)).photos == ()  # type: ignore[union-attr]
+
+
+async def test_migration_into_a_group_that_was_targeted_too_sends_once(db: Database) -> None:
+    clock, _notices, deliveries, groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(photos=(Photo("known"),)))
+    script, progress = Script(), Progress()
+    script.answers = {-1: [Migrated(-5)]}  # g1 became the supergroup -5, also a target
+    await engine(db, svc, clock, script, progress).run(n.notice_id)
+    assert script.got[(-5, "photo")] == 1  # once, by its own delivery
+    by_chat = {d.chat_id: d for d in await deliveries.list(n.notice_id)}
+    assert by_chat[-1].state is DeliveryState.FAILED and by_chat[-1].reason == "migrated_duplicate"
+    assert by_chat[-5].state is DeliveryState.SENT
+    assert (await groups.get(-1)).status is GroupStatus.MIGRATED  # type: ignore[union-attr]
+    assert progress.final is not None and [d.chat_id for d in progress.final[1]] == [-1]
+
+
+async def test_closed_while_sending_stops_the_rest_and_reports_once(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(photos=(Photo("known"),)))
+
+    class ClosingScript(Script):
+        async def send_step(
+            self, notice: Notice, chat_id: int, step: Step, shown: tuple[int, ...]
+        ) -> Outcome:
+            if chat_id == -2:
+                await svc.close(BOSS, notice.ref, NoticeStatus.WITHDRAWN)
+            return await super().send_step(notice, chat_id, step, shown)
+
+    script, progress = ClosingScript(), Progress()
+    finals: list[Notice] = []
+    original = progress.finished
+
+    async def finished(notice: Notice, counts: DeliveryCounts, failures: list[Delivery]) -> None:
+        finals.append(notice)
+        await original(notice, counts, failures)
+
+    progress.finished = finished  # type: ignore[method-assign]
+    eng = engine(db, svc, clock, script, progress)
+    await eng.run(n.notice_id)
+    counts = await deliveries.counts(n.notice_id)
+    sent_to = {c for c, _ in script.got}
+    assert counts.done and counts.sent == len(sent_to) < 6  # the groups not reached got nothing
+    assert counts.failed == 6 - len(sent_to)
+    assert [f.status for f in finals] == [NoticeStatus.WITHDRAWN]
+    assert progress.final is not None and progress.final[1] == []  # "closed" is no failure
+    stored = await notices.get(n.notice_id)
+    assert stored is not None and stored.sent_at is not None
+    await eng.run(n.notice_id)  # a resumed run (or another worker) does not report again
+    assert len(finals) == 1

@@ -137,10 +137,16 @@ def test_limiter_global_group_and_chat_limits() -> None:
     one = simulate(lim2, clock2, [-5] * 21)
     assert one[1] == pytest.approx(1.0)
     assert one[20] == pytest.approx(60.0)
-    # Private chats have no per-minute limit.
+    # Private chats have no per-minute limit and allow a short burst (a reply and the next
+    # question) at the same average of one per second.
     clock3 = FakeClock()
     lim3 = RateLimiter(Limits(), clock3)
-    assert simulate(lim3, clock3, [7] * 21)[20] == pytest.approx(20.0)
+    private = simulate(lim3, clock3, [7] * 21)
+    assert private[:4] == [0.0] * 4 and private[4] == pytest.approx(4.0)
+    assert private[20] == pytest.approx(20.0)
+    clock4 = FakeClock()
+    strict = simulate(RateLimiter(Limits(private_burst=1), clock4), clock4, [7] * 3)
+    assert strict == pytest.approx([0.0, 1.0, 2.0])
 
 
 def test_album_items_count_each() -> None:
