@@ -1049,7 +1049,8 @@ def setup(ctx: AppContext) -> Router:
         if not items:
             await message.answer(t("notices.list.empty"))
             return
-        lines = [t("notices.list.header", count=len(items))]
+        header = "notices.list.header_all" if everyone else "notices.list.header"
+        lines = [t(header, count=len(items))]
         for n in items:
             c = await deliveries.counts(n.notice_id)
             lines.append(
@@ -1103,8 +1104,11 @@ def setup(ctx: AppContext) -> Router:
         await state.update_data(value=value)
         await state.set_state(Update.confirm)
         c = await deliveries.counts(notice.notice_id)
+        groups = c.sent + c.remaining
         await message.answer(
-            t("notices.update.confirm", ref=notice.ref, groups=c.sent + c.remaining),
+            t("notices.update.confirm", ref=notice.ref, groups=groups)
+            if groups
+            else t("notices.update.confirm_unsent", ref=notice.ref),
             reply_markup=kb(
                 [
                     [
@@ -1202,7 +1206,7 @@ def setup(ctx: AppContext) -> Router:
 
     @router.callback_query(Nm.filter(F.a == "no"), flags=BROADCAST)
     async def close_cancel(query: CallbackQuery, t: Translator) -> None:
-        await query.answer(t("notices.cancelled"))
+        await query.answer(t("notices.close.kept"))
         if isinstance(query.message, Message):
             with contextlib.suppress(TelegramAPIError):
                 await query.message.edit_reply_markup(reply_markup=None)
