@@ -8,6 +8,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -677,43 +678,30 @@ def setup(ctx: AppContext) -> Router:
         await drafts.save(draft)
         await advance(msg, t, state, draft, "kind", principal)
 
-    # title / body / case number / reward: typed text
-    @router.message(Form.title, F.text, NOT_COMMAND, flags=BROADCAST)
-    async def on_title(
-        message: Message, t: Translator, state: FSMContext, principal: Principal
-    ) -> None:
-        draft = await current(principal.user_id)
-        draft = Draft(**{**_fields(draft), "title": check_title(message.text or "")})
-        await drafts.save(draft)
-        await advance(message, t, state, draft, "title", principal)
+    # title / body / case number / reward: typed text, checked, then the next step
+    def text_step(name: str, parse: Callable[[str], object]) -> Callable[..., Awaitable[None]]:
+        async def on_text(
+            message: Message, t: Translator, state: FSMContext, principal: Principal
+        ) -> None:
+            draft = await current(principal.user_id)
+            draft = Draft(**{**_fields(draft), name: parse(message.text or "")})
+            await drafts.save(draft)
+            await advance(message, t, state, draft, name, principal)
 
-    @router.message(Form.body, F.text, NOT_COMMAND, flags=BROADCAST)
-    async def on_body(
-        message: Message, t: Translator, state: FSMContext, principal: Principal
-    ) -> None:
-        draft = await current(principal.user_id)
-        draft = Draft(**{**_fields(draft), "body": check_body(message.text or "")})
-        await drafts.save(draft)
-        await advance(message, t, state, draft, "body", principal)
+        on_text.__name__ = f"on_{name}"
+        return on_text
 
-    @router.message(Form.case_no, F.text, NOT_COMMAND, flags=BROADCAST)
-    async def on_case(
-        message: Message, t: Translator, state: FSMContext, principal: Principal
-    ) -> None:
-        draft = await current(principal.user_id)
-        draft = Draft(**{**_fields(draft), "case_no": check_case_no(message.text or "")})
-        await drafts.save(draft)
-        await advance(message, t, state, draft, "case_no", principal)
+    def reward_of(text: str) -> Reward:
+        amount, terms = parse_reward(text)
+        return Reward(amount, terms)
 
-    @router.message(Form.reward, F.text, NOT_COMMAND, flags=BROADCAST)
-    async def on_reward(
-        message: Message, t: Translator, state: FSMContext, principal: Principal
-    ) -> None:
-        draft = await current(principal.user_id)
-        amount, terms = parse_reward(message.text or "")
-        draft = Draft(**{**_fields(draft), "reward": Reward(amount, terms)})
-        await drafts.save(draft)
-        await advance(message, t, state, draft, "reward", principal)
+    for form_state, name, parse in (
+        (Form.title, "title", check_title),
+        (Form.body, "body", check_body),
+        (Form.case_no, "case_no", check_case_no),
+        (Form.reward, "reward", reward_of),
+    ):
+        router.message(form_state, F.text, NOT_COMMAND, flags=BROADCAST)(text_step(name, parse))
 
     @router.callback_query(Nt.filter(F.a == "skip"), flags=BROADCAST)
     async def on_skip(
