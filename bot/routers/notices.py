@@ -1021,7 +1021,7 @@ def setup(ctx: AppContext) -> Router:
             Form.radius_km,
             Update.text,
         ),
-        NOT_COMMAND,
+        ~F.text,  # typed text is each step's own (commands go on to their handlers)
         flags=BROADCAST,
     )
     async def on_not_text(message: Message, t: Translator) -> None:

@@ -386,9 +386,12 @@ async def test_update_and_close_propagate_to_every_copy(world: World) -> None:
     await inv.presses(confirm, Nm(a="close", ref=ref, v="solved").pack())
     await inv.expect(f'Notice {ref} marked "solved"')
     await wait_until(lambda: captions_say("已破案"))
-    for c, msgs in copies.items():
-        assert buttons(world.tg.current(msgs[3])) == []
-        assert "已结束" in world.tg.current(msgs[3])["text"]
+    for c, msgs in copies.items():  # each copy's messages are edited in their own time
+        await wait_until(
+            lambda m=msgs[3]: (
+                buttons(world.tg.current(m)) == [] and "已结束" in world.tg.current(m)["text"]
+            )
+        )
         await wait_until(lambda c=c: world.tg.pinned(c) == [])
     await wait_until(
         lambda: world.db.notices.count_documents({"ref": ref, "status": "solved", "dirty": False})
