@@ -1,8 +1,13 @@
-"""Updates being handled right now (waited for at shutdown)."""
+"""Updates being handled, and background work they started (waited for at shutdown)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class InFlight:
@@ -12,8 +17,25 @@ class InFlight:
 
     def __init__(self) -> None:
         self.count = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references while running
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``work`` in the background, counted in flight until it ends (shutdown waits
+        for it). Its failure is logged, never lost silently."""
+        self.enter()
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            self.leave()
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed", name, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
 
     def enter(self) -> None:
         self.count += 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -57,3 +58,22 @@ async def ping(db: Database) -> bool:
     except PyMongoError:
         return False
     return True
+
+
+async def upsert_after(
+    collection: AsyncCollection[Document], query: Document, update: Document
+) -> Document:
+    """``find_one_and_update(upsert=True)`` returning the document after the update. Two
+    concurrent upserts of a new document race to insert it: the loser gets a duplicate key
+    error (or, from some servers, no document); one retry then updates what the winner
+    inserted."""
+    for _ in range(3):
+        try:
+            doc = await collection.find_one_and_update(
+                query, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            continue
+        if doc is not None:
+            return doc
+    raise RuntimeError(f"upsert into {collection.name} kept losing the race for {query!r}")

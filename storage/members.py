@@ -11,7 +11,7 @@ from groups.audit import AuditEntry
 from groups.members import Member, MemberFilter, Membership, MemberStatus, overall_status
 from groups.roles import Role, RoleGrant
 from storage.audit import MongoAuditLog
-from storage.client import Database, Document
+from storage.client import Database, Document, upsert_after
 from storage.roles import MongoRoleRepository
 
 INDEXES = {
@@ -107,7 +107,8 @@ class MongoMemberRepository:
         }
         for key, value in member.fields.items():
             profile[f"fields.{key}"] = value
-        doc = await self._c.find_one_and_update(
+        doc = await upsert_after(
+            self._c,
             {"_id": member.user_id},
             {
                 "$set": profile,
@@ -118,10 +119,7 @@ class MongoMemberRepository:
                     "admitted_at": member.admitted_at,
                 },
             },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
         )
-        assert doc is not None
         return member_from(doc)
 
     async def set_membership(

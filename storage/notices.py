@@ -32,7 +32,7 @@ from broadcasts.ports import Target
 from broadcasts.refs import format_ref, ref_period
 from groups.model import Audience, GeoPoint
 from groups.roles import Scope
-from storage.client import Database, Document
+from storage.client import Database, Document, upsert_after
 
 INDEXES: dict[str, list[IndexModel]] = {
     "notices": [
@@ -189,13 +189,9 @@ class MongoNoticeRepository:
 
     async def next_ref(self, when: datetime) -> str:
         period = ref_period(when)
-        doc = await self._counters.find_one_and_update(
-            {"_id": f"notice_ref:{period}"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+        doc = await upsert_after(
+            self._counters, {"_id": f"notice_ref:{period}"}, {"$inc": {"seq": 1}}
         )
-        assert doc is not None
         return format_ref(period, int(doc["seq"]))
 
     async def insert(self, notice: Notice) -> None:

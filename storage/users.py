@@ -6,10 +6,10 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 
 from groups.users import UserProfile
-from storage.client import Database, Document
+from storage.client import Database, Document, upsert_after
 
 INDEXES = {"users": [IndexModel([("username_lc", ASCENDING)], name="username_lc", sparse=True)]}
 
@@ -41,7 +41,8 @@ class MongoUserRepository:
         if cached is not None and cached[0] == key:
             self._recent.move_to_end(profile.user_id)
             return cached[1]
-        doc = await self._c.find_one_and_update(
+        doc = await upsert_after(
+            self._c,
             {"_id": profile.user_id},
             {
                 "$set": {
@@ -54,10 +55,7 @@ class MongoUserRepository:
                 },
                 "$setOnInsert": {"started": False},
             },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
         )
-        assert doc is not None  # upsert with AFTER always returns the document
         stored = to_profile(doc)
         self._recent[profile.user_id] = (key, stored)
         if len(self._recent) > self._cache_size:

@@ -40,6 +40,7 @@ from duty.service import (
     DutyService,
     EscalationDue,
     Handover,
+    Routing,
 )
 from duty.sla import SlaRow
 from groups.errors import DomainError, InvalidInput
@@ -179,7 +180,7 @@ def subscribe_tip_events(ctx: AppContext, dispatch: DutyDispatch) -> None:
     """New tips, and tipsters' new thread messages, are routed to whoever is on duty."""
 
     async def submitted(event: TipSubmitted) -> None:
-        await dispatch.route(
+        await dispatch.route_in_background(
             TipRef(
                 tip_id=event.tip_id,
                 code=event.code,
@@ -194,7 +195,7 @@ def subscribe_tip_events(ctx: AppContext, dispatch: DutyDispatch) -> None:
         if event.direction != "tipster":
             return  # officers' own replies need nobody's attention
         summary = await dispatch.tips.summary(event.tip_id)
-        await dispatch.route(
+        await dispatch.route_in_background(
             TipRef(
                 tip_id=event.tip_id,
                 code=event.code,
@@ -403,8 +404,20 @@ class DutyDispatch:
     async def route(self, tip: TipRef) -> Alert:
         """A new tip or thread message: cards to whoever is on duty for its scope."""
         routing = await self.svc.route(tip)
-        if routing.duplicate:
-            return routing.alert
+        if not routing.duplicate:
+            await self.deliver(routing)
+        return routing.alert
+
+    async def route_in_background(self, tip: TipRef) -> None:
+        """The routing (who must acknowledge, when it escalates) is stored before the
+        tipster's handler goes on; the cards follow in the background, at each operator
+        chat's Telegram pace, so a tipster never waits for an operator's queue. A crash
+        before the cards went out is covered by the stored escalation."""
+        routing = await self.svc.route(tip)
+        if not routing.duplicate:
+            self.ctx.inflight.spawn(self.deliver(routing), f"duty-cards-{tip.code}")
+
+    async def deliver(self, routing: Routing) -> None:
         targets = (routing.chat_id,) if routing.chat_id is not None else routing.recipients
         sent = 0
         for chat_id in targets:
@@ -414,7 +427,6 @@ class DutyDispatch:
             self.ctx.jobs.wake_at(SWEEP_ESCALATE, self.svc.clock.now())
         elif routing.alert.due is not None:
             self.ctx.jobs.wake_at(SWEEP_ESCALATE, routing.alert.due)
-        return routing.alert
 
     async def escalate(self) -> None:
         for due in await self.svc.claim_escalations():

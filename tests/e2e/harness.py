@@ -228,8 +228,13 @@ class World:
         return self.person("boss", user_id=SUPERADMIN_ID, lang=lang)
 
     async def idle(self, timeout: float = DEADLINE_S) -> None:
-        """Wait until the bot has fetched every injected update and finished handling it."""
+        """Wait until the bot has fetched every injected update and finished handling it
+        (and the background work handlers started, e.g. duty cards)."""
         await self.tg.wait_until_idle(timeout=timeout)
+        inflight = self.app.ctx.inflight
+        for _ in range(5):  # let handler tasks created for the last updates start
+            await asyncio.sleep(0)
+        assert await inflight.drained(timeout), f"{inflight.count} update(s) still in flight"
 
     async def advance(self, seconds: float, *sweeps: str) -> None:
         """Move the bot's clock and run scheduled sweeps (all when none named)."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,3 +120,12 @@ async def test_group_targets_by_sector_area_and_radius(db: Database) -> None:
     assert moved is not None and moved.chat_id == -1001 and moved.sector == "drivers"
     assert (await groups.get(-1)).status is GroupStatus.MIGRATED  # type: ignore[union-attr]
     assert -1001 in ids(await groups.targets(Audience(sectors=("drivers",))))
+
+
+async def test_a_new_user_seen_by_concurrent_updates_is_recorded_once(db: Database) -> None:
+    # An album from someone the bot never saw: every item upserts the profile at once.
+    for user_id in range(500, 520):
+        repos = [MongoUserRepository(db) for _ in range(4)]  # no shared cache
+        seen = await asyncio.gather(*(r.seen(UserProfile(user_id, "Ann")) for r in repos))
+        assert {p.user_id for p in seen} == {user_id}
+    assert await db.users.count_documents({}) == 20
