@@ -10,6 +10,7 @@ while (then recovers step by step).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +24,14 @@ class Limits:
     # A private chat may get a short burst (a reply and the next question) at the same
     # average rate; Telegram allows short bursts there. Groups keep the strict rate.
     private_burst: int = 4
+    # Per-chat spacing is stretched by this factor: requests reach Telegram with network
+    # jitter, and a message exactly one window after the previous may arrive inside it.
+    # (The global rate is what bounds a broadcast; 10 % here costs nothing there.)
+    chat_margin: float = 1.1
+    # The global rate is also spread over this many slices of its window, so that a
+    # second's allowance does not leave in one burst (jitter would let bursts overlap
+    # inside Telegram's window). 1: no smoothing.
+    global_slices: int = 4
     # How the 429 back-off behaves.
     slowdown: float = 0.7  # global rate multiplied by this after a 429
     min_factor: float = 0.2
@@ -89,6 +98,8 @@ class RateLimiter:
         self._last_429 = float("-inf")
         self._span = 1.0 / limits.time_scale
         self._global = Window(limits.global_per_s, self._span)
+        self._slices = max(1, limits.global_slices)
+        self._smooth = Window(self._slice_limit(), self._span / self._slices)
         self._groups: dict[int, Window] = {}
         self._chats: dict[int, Window] = {}
         self._blocked: dict[int | None, float] = {}  # chat (None: everything) -> until
@@ -99,11 +110,11 @@ class RateLimiter:
         out = []
         w = self._chats.get(chat_id)
         if w is None:
-            if is_group_chat(chat_id):
-                w = Window(self.limits.chat_per_s, self._span)
-            else:
-                burst = max(1, self.limits.private_burst)
-                w = Window(burst, burst / self.limits.chat_per_s * self._span)
+            # Whole messages per window: a fractional rate (0.95/s) lengthens the window
+            # (1 per 1.05 s) instead of rounding to nothing.
+            rate = self.limits.chat_per_s
+            n = max(1, int(rate)) if is_group_chat(chat_id) else max(1, self.limits.private_burst)
+            w = Window(n, n / rate * self._span * self.limits.chat_margin)
             self._chats[chat_id] = w
         out.append(w)
         if is_group_chat(chat_id):
@@ -119,7 +130,7 @@ class RateLimiter:
             steps = int((now - self._last_429) // recover)
             self._factor = min(1.0, self._factor / (self.limits.slowdown**steps))
             self._last_429 = now if self._factor < 1.0 else self._last_429
-            self._global.limit = max(1.0, self.limits.global_per_s * self._factor)
+            self._set_global_limit()
 
     def chat_ready_at(self, chat_id: int | None, cost: int, now: float) -> float:
         t = max(now, self._blocked.get(None, now))
@@ -130,9 +141,22 @@ class RateLimiter:
             t = max(t, w.ready_at(cost, now))
         return t
 
+    def _slice_limit(self) -> float:
+        if self._slices == 1:
+            return float("inf")
+        return float(math.ceil(self._global.limit / self._slices) + 1)
+
+    def _set_global_limit(self) -> None:
+        self._global.limit = max(1.0, self.limits.global_per_s * self._factor)
+        self._smooth.limit = self._slice_limit()
+
     def global_ready_at(self, cost: int, now: float) -> float:
         self._recover(now)
-        return max(self._global.ready_at(cost, now), self._blocked.get(None, now))
+        return max(
+            self._global.ready_at(cost, now),
+            self._smooth.ready_at(cost, now),
+            self._blocked.get(None, now),
+        )
 
     def ready_at(self, chat_id: int | None, cost: int, now: float) -> float:
         return max(self.chat_ready_at(chat_id, cost, now), self.global_ready_at(cost, now))
@@ -140,17 +164,22 @@ class RateLimiter:
     # -- state changes ------------------------------------------------------------------
     def take(self, chat_id: int | None, cost: int, now: float) -> None:
         self._global.take(cost, now)
+        self._smooth.take(cost, now)
         if chat_id is not None:
             for w in self._chat_windows(chat_id):
                 w.take(cost, now)
 
     def retry_after(self, chat_id: int | None, seconds: float, now: float) -> None:
-        """Telegram answered 429: hold the chat (or everything) and slow down globally."""
+        """Telegram answered 429: hold the chat (or everything); slow down globally when it
+        is not a lone one (a 429 does not say which limit was hit: a single one is most
+        likely one chat's, repeated ones mean the bot as a whole is too fast)."""
         until = now + max(0.0, seconds)
         self._blocked[chat_id] = max(self._blocked.get(chat_id, now), until)
-        self._factor = max(self.limits.min_factor, self._factor * self.limits.slowdown)
+        recent = now - self._last_429 < self.limits.recover_after_s * self._span
+        if recent or chat_id is None:
+            self._factor = max(self.limits.min_factor, self._factor * self.limits.slowdown)
         self._last_429 = now
-        self._global.limit = max(1.0, self.limits.global_per_s * self._factor)
+        self._set_global_limit()
         self.retries_after_429 += 1
 
     @property
