@@ -147,6 +147,14 @@ class GroupService:
         await self._record(principal.user_id, "group.unbind", chat_id, {})
         return replace(group, status=GroupStatus.ARCHIVED)
 
+    async def set_tip_replies(self, principal: Principal, chat_id: int, delete: bool) -> Group:
+        """Whether members' replies to notices in this group are deleted once taken as
+        private tips (the default, for the tipster's safety) or left public."""
+        group = await self.require_manager(principal, chat_id)
+        await self._repo.set_delete_tip_replies(chat_id, delete)
+        await self._record(principal.user_id, "group.tip_replies", chat_id, {"delete": delete})
+        return replace(group, delete_tip_replies=delete)
+
     async def migrate(self, old_chat_id: int, new_chat_id: int) -> Group | None:
         """Idempotent: both service messages of an upgrade may arrive, in either order."""
         old = await self._repo.get(old_chat_id)

@@ -533,7 +533,14 @@ class DutyDispatch:
     async def send_coverage(self, w: CoverageWarning) -> None:
         for uid in w.recipients:
             t = await self.tr(uid)
-            lines = [t("duty.coverage_title", team=w.team.code, count=len(w.gaps), hours=72)]
+            lines = [
+                t(
+                    "duty.coverage_title",
+                    team=w.team.code,
+                    count=len(w.gaps),
+                    hours=self.ctx.settings.duty_coverage_horizon_h,
+                )
+            ]
             for s in w.gaps:
                 lines.append(await shift_line(s, w.team.zone, t, self.names))
             lines.append(t("duty.coverage_hint", team=w.team.code))

@@ -44,9 +44,20 @@ COMMANDS = (
     ),
     CommandSpec("bind", MANAGE, "group", "<sector> [area]"),
     CommandSpec("unbind", MANAGE, "group"),
+    CommandSpec("tipreplies", MANAGE, "group", "delete|keep"),
     CommandSpec("groups", MANAGE, "private"),
     CommandSpec("invite", MANAGE, "group"),
 )
+
+# /tipreplies: replies to notices are deleted once taken as tips (default) or kept public.
+TIP_REPLY_CHOICES = {
+    "delete": True,
+    "on": True,
+    "删除": True,
+    "keep": False,
+    "off": False,
+    "保留": False,
+}
 
 GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED)
 
@@ -191,6 +202,17 @@ def setup(ctx: AppContext) -> Router:
     async def unbind(message: Message, t: Translator, principal: Principal) -> None:
         group = await kit.groups.unbind(principal, message.chat.id)
         await message.answer(t("groups.unbound", title=group.title))
+
+    @router.message(Command("tipreplies"), flags={"chat": "group", "perm": MANAGE})
+    async def tip_replies(
+        message: Message, command: CommandObject, t: Translator, principal: Principal
+    ) -> None:
+        choice = (command.args or "").strip().lower()
+        if choice not in TIP_REPLY_CHOICES:
+            raise InvalidInput("groups.tipreplies_usage")
+        delete = TIP_REPLY_CHOICES[choice]
+        await kit.groups.set_tip_replies(principal, message.chat.id, delete)
+        await message.answer(t("groups.tipreplies_delete" if delete else "groups.tipreplies_keep"))
 
     @router.message(Command("groups"), flags={"chat": "private", "perm": MANAGE})
     async def list_groups(message: Message, t: Translator, principal: Principal) -> None:

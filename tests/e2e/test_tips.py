@@ -287,11 +287,31 @@ async def test_group_reply_from_someone_who_never_started_the_bot(world: World) 
 
 
 async def test_group_can_keep_replies_public(world: World) -> None:
-    notice = await seed_notice(world, delete_replies=False)
+    notice = await seed_notice(world)
     ann = await member(world, "ann")
+    boss = world.superadmin(lang="en")
+
+    def said_in_group(text: str) -> bool:
+        return any(text in (m.get("text") or "") for m in world.tg.sent_to(GROUP))
+
+    await ann.says("/tipreplies keep", chat=GROUP)  # a member may not change it
+    await wait_until(lambda: said_in_group(Translator("zh-CN")("errors.permission_denied")))
+    await boss.says("/tipreplies sometimes", chat=GROUP)
+    await wait_until(lambda: said_in_group("Usage: /tipreplies"))
+    stored = await world.db.groups.find_one({"_id": GROUP})
+    assert stored["delete_tip_replies"] is True  # the default, unchanged by refusals
+    await boss.says("/tipreplies keep", chat=GROUP)
+    await wait_until(lambda: said_in_group("stay in the group"))
     reply = await ann.says("在桥下", chat=GROUP, reply_to=notice["message_id"])
     await ann.expect(head("tips.received_from_group"))
+    await world.idle()
     assert not world.tg.is_deleted(reply)
+    await boss.says("/tipreplies delete", chat=GROUP)
+    await wait_until(lambda: said_in_group("are deleted from the group"))
+    reply = await ann.says("还在桥下", chat=GROUP, reply_to=notice["message_id"])
+    await wait_until(lambda: world.tg.is_deleted(reply))
+    actions = [d["action"] async for d in world.db.audit.find({"action": "group.tip_replies"})]
+    assert actions == ["group.tip_replies"] * 2
 
 
 # ---- anonymity, threads, forget ---------------------------------------------------------
