@@ -197,7 +197,7 @@ async def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def child_main(argv: list[str]) -> None:
-    ns = json.loads(argv[0])
+    ns = json.loads(sys.stdin.read())  # on stdin: 10,000 chat ids do not fit in argv
     args = argparse.Namespace(**ns)
     result = asyncio.run(run_baseline(args) if args.mode == "baseline" else run_engine(args))
     print(json.dumps(result))
@@ -210,12 +210,13 @@ async def child(ns: dict[str, Any]) -> dict[str, Any]:
         "-m",
         "benchmarks.broadcast",
         "--child",
-        json.dumps(ns),
+        "stdin",
         cwd=str(ROOT),
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
+    out, err = await proc.communicate(json.dumps(ns).encode())
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{err.decode()[-3000:]}")
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
