@@ -67,6 +67,10 @@ class GroupService:
     async def get(self, chat_id: int) -> Group | None:
         return await self._repo.get(chat_id)
 
+    async def member_count_changed(self, chat_id: int, count: int) -> None:
+        """Someone joined or left: the registry's size follows Telegram's count."""
+        await self._repo.set_member_count(chat_id, max(0, count))
+
     async def active(self, chat_id: int) -> Group | None:
         group = await self._repo.get(chat_id)
         return group if group is not None and group.status is GroupStatus.ACTIVE else None

@@ -101,6 +101,9 @@ class MongoGroupRepository:
     async def set_status(self, chat_id: int, status: GroupStatus) -> None:
         await self._c.update_one({"_id": chat_id}, {"$set": {"status": status.value}})
 
+    async def set_member_count(self, chat_id: int, count: int) -> None:
+        await self._c.update_one({"_id": chat_id}, {"$set": {"member_count": count}})
+
     async def set_delete_tip_replies(self, chat_id: int, delete: bool) -> None:
         await self._c.update_one({"_id": chat_id}, {"$set": {"delete_tip_replies": delete}})
 

@@ -201,13 +201,17 @@ def setup(kit: Kit) -> Router:
     @router.chat_member(F.chat.type.in_({"group", "supergroup"}))
     async def membership_changed(event: ChatMemberUpdated) -> None:
         user = event.new_chat_member.user
-        if user.is_bot or event.from_user.id == ctx.bot.id:
-            return  # our own approvals, removals and bans are recorded where they happen
         group = await kit.groups.get(event.chat.id)
         if group is None:
             return
-        now = ctx.clock.now()
         new, old = event.new_chat_member.status, event.old_chat_member.status
+        if (new in PRESENT) != (old in PRESENT):  # the group's size changed
+            with contextlib.suppress(TelegramAPIError):
+                count = await ctx.bot.get_chat_member_count(event.chat.id)
+                await kit.groups.member_count_changed(event.chat.id, count)
+        if user.is_bot or event.from_user.id == ctx.bot.id:
+            return  # our own approvals, removals and bans are recorded where they happen
+        now = ctx.clock.now()
         if new in PRESENT and old not in PRESENT:
             m = await kit.members_repo.get(user.id)
             if m is not None and m.status is MemberStatus.BANNED:

@@ -516,10 +516,18 @@ async def test_membership_follows_chat_member_updates(world: World) -> None:
     ann = world.person("ann", lang="en")
     await admit_driver(world, ann, mgr, DRIVERS_CHAT)
 
+    async def size() -> int:
+        doc = await world.db.groups.find_one({"_id": DRIVERS_CHAT})
+        return int(doc["member_count"])
+
     await world.tg.chat_member_update(DRIVERS_CHAT, ann.id, "member", "left")
     await wait_until(lambda: world.db.members.count_documents({"_id": ann.id, "status": "left"}))
+    await world.idle()
+    with_ann_gone = await size()
     await world.tg.chat_member_update(DRIVERS_CHAT, ann.id, "left", "member", by=mgr.id)
     await wait_until(lambda: world.db.members.count_documents({"_id": ann.id, "status": "active"}))
+    await world.idle()
+    assert await size() == with_ann_gone + 1  # the registry's size follows joins and leaves
     await world.tg.chat_member_update(DRIVERS_CHAT, ann.id, "member", "kicked", by=mgr.id)
     await wait_until(
         lambda: world.db.members.count_documents(
@@ -708,3 +716,20 @@ async def test_zh_cn_applicant_sees_chinese(world: World) -> None:
     await world.tg.join_request(li.id, DRIVERS_CHAT)
     first = await li.expect("您申请加入「司机群」")
     assert "请输入您的真实姓名" in first["text"]
+
+
+async def test_groups_listing_shows_each_manager_their_scope(world: World) -> None:
+    drivers = await manager(world, "dmgr", "drivers")
+    landlords = await manager(world, "lmgr", "landlords")
+    await bound(world, drivers, DRIVERS_CHAT, "Drivers", "drivers")
+    await bound(world, landlords, LANDLORDS_CHAT, "Landlords", "landlords")
+    await drivers.says("/groups")
+    text = (await drivers.expect("Groups ("))["text"]
+    assert str(DRIVERS_CHAT) in text and str(LANDLORDS_CHAT) not in text
+    await landlords.says("/groups")
+    text = (await landlords.expect("Groups ("))["text"]
+    assert str(LANDLORDS_CHAT) in text and str(DRIVERS_CHAT) not in text
+    boss = world.superadmin(lang="en")
+    await boss.says("/groups")
+    text = (await boss.expect("Groups ("))["text"]
+    assert str(LANDLORDS_CHAT) in text and str(DRIVERS_CHAT) in text
