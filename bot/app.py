@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.pymongo import PyMongoStorage
+from aiogram.types import Update
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pymongo import AsyncMongoClient
 
@@ -19,6 +21,7 @@ from bot.commands import CommandRegistry
 from bot.config import Settings
 from bot.context import AppContext
 from bot.events import EventBus
+from bot.inflight import InFlight
 from bot.jobs import Jobs
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
@@ -49,6 +52,23 @@ class SharedClientStorage(PyMongoStorage):
 
     async def close(self) -> None:
         return None
+
+
+class TrackedDispatcher(Dispatcher):
+    """Counts every update in hand from the moment aiogram starts feeding it (before its
+    own middlewares, which already wait for the FSM storage): polling runs each update as
+    a task and nobody waits for those, so shutdown waits here."""
+
+    def __init__(self, inflight: InFlight, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inflight = inflight
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        self.inflight.enter()
+        try:
+            return await super().feed_update(bot, update, **kwargs)
+        finally:
+            self.inflight.leave()
 
 
 @dataclass
@@ -152,10 +172,8 @@ def build_app(
     )
 
     storage = SharedClientStorage(client, db_name=db.name, collection_name="fsm_states")
-    dp = Dispatcher(storage=storage)
-    dp.update.outer_middleware(
-        UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock, ctx.inflight)
-    )
+    dp = TrackedDispatcher(ctx.inflight, storage=storage)
+    dp.update.outer_middleware(UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock))
     dp.update.outer_middleware(IdentityMiddleware(users, roles, clock, settings.default_locale))
     throttle = ThrottleMiddleware(
         settings.throttle_messages, settings.throttle_window_s, frozenset(settings.superadmin_ids)

@@ -13,7 +13,6 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update, User
 
 from bot.i18n import Translator, normalize_locale
-from bot.inflight import InFlight
 from groups.access import RoleService
 from groups.clock import Clock
 from groups.roles import Principal
@@ -32,26 +31,12 @@ def update_kind(update: Update) -> str:
 class UpdateGuardMiddleware(BaseMiddleware):
     """Log one line per update; run an update id once even if Telegram delivers it again."""
 
-    def __init__(
-        self,
-        ledger: MongoUpdateLedger,
-        bot_id: int,
-        clock: Clock,
-        inflight: InFlight | None = None,
-    ) -> None:
+    def __init__(self, ledger: MongoUpdateLedger, bot_id: int, clock: Clock) -> None:
         self._ledger = ledger
         self._bot_id = bot_id
         self._clock = clock
-        self._inflight = inflight or InFlight()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        self._inflight.enter()
-        try:
-            return await self._guarded(handler, event, data)
-        finally:
-            self._inflight.leave()
-
-    async def _guarded(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         started = time.perf_counter()
         user: User | None = data.get("event_from_user")

@@ -21,9 +21,8 @@ async def test_drained_waits_for_the_last_update_in_flight() -> None:
 
     task = asyncio.create_task(handler())
     inflight.leave()
+    assert not await inflight.drained(0.01)  # one update is still being handled
     waiter = asyncio.create_task(inflight.drained(5))
-    await asyncio.sleep(0)
-    assert not waiter.done()  # one update is still being handled
     release.set()
     assert await waiter
     await task
