@@ -9,6 +9,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -475,7 +476,7 @@ def setup(ctx: AppContext) -> Router:
         principal: Principal,
     ) -> None:
         """Move the dialog to ``step`` and prompt for it."""
-        await drafts.save(Draft(**{**_fields(draft), "step": step}))
+        await drafts.save(replace(draft, step=step))
         await state.set_state(STATE_OF.get(step, Form.preview))
         cancel = [(t("notices.btn.cancel"), cb("x"))]
         if step == "kind":
@@ -542,7 +543,7 @@ def setup(ctx: AppContext) -> Router:
     async def show_preview(
         message: Message, t: Translator, state: FSMContext, draft: Draft, principal: Principal
     ) -> None:
-        draft = Draft(**{**_fields(draft), "step": "preview", "editing": True})
+        draft = replace(draft, step="preview", editing=True)
         await drafts.save(draft)
         await state.set_state(Form.preview)
         await ensure_username(message.bot)  # type: ignore[arg-type]
@@ -674,34 +675,33 @@ def setup(ctx: AppContext) -> Router:
             await query.answer(t("core.bad_callback"), show_alert=True)
             return
         await query.answer()
-        draft = Draft(**{**_fields(draft), "kind": kind})
+        draft = replace(draft, kind=kind)
         await drafts.save(draft)
         await advance(msg, t, state, draft, "kind", principal)
 
     # title / body / case number / reward: typed text, checked, then the next step
-    def text_step(name: str, parse: Callable[[str], object]) -> Callable[..., Awaitable[None]]:
+    def text_step(name: str, fill: Callable[[Draft, str], Draft]) -> Callable[..., Awaitable[None]]:
         async def on_text(
             message: Message, t: Translator, state: FSMContext, principal: Principal
         ) -> None:
-            draft = await current(principal.user_id)
-            draft = Draft(**{**_fields(draft), name: parse(message.text or "")})
+            draft = fill(await current(principal.user_id), message.text or "")
             await drafts.save(draft)
             await advance(message, t, state, draft, name, principal)
 
         on_text.__name__ = f"on_{name}"
         return on_text
 
-    def reward_of(text: str) -> Reward:
+    def with_reward(draft: Draft, text: str) -> Draft:
         amount, terms = parse_reward(text)
-        return Reward(amount, terms)
+        return replace(draft, reward=Reward(amount, terms))
 
-    for form_state, name, parse in (
-        (Form.title, "title", check_title),
-        (Form.body, "body", check_body),
-        (Form.case_no, "case_no", check_case_no),
-        (Form.reward, "reward", reward_of),
+    for form_state, name, fill in (
+        (Form.title, "title", lambda d, text: replace(d, title=check_title(text))),
+        (Form.body, "body", lambda d, text: replace(d, body=check_body(text))),
+        (Form.case_no, "case_no", lambda d, text: replace(d, case_no=check_case_no(text))),
+        (Form.reward, "reward", with_reward),
     ):
-        router.message(form_state, F.text, NOT_COMMAND, flags=BROADCAST)(text_step(name, parse))
+        router.message(form_state, F.text, NOT_COMMAND, flags=BROADCAST)(text_step(name, fill))
 
     @router.callback_query(Nt.filter(F.a == "skip"), flags=BROADCAST)
     async def on_skip(
@@ -712,8 +712,8 @@ def setup(ctx: AppContext) -> Router:
             return
         msg, draft = got
         await query.answer()
-        field = {"case_no": "case_no", "reward": "reward"}[draft.step]
-        draft = Draft(**{**_fields(draft), field: "" if field == "case_no" else None})
+        field = draft.step
+        draft = replace(draft, case_no="") if field == "case_no" else replace(draft, reward=None)
         await drafts.save(draft)
         await advance(msg, t, state, draft, field, principal)
 
@@ -805,7 +805,7 @@ def setup(ctx: AppContext) -> Router:
             a = Audience(sectors=tuple(await sector_codes()))
         else:
             a = Audience()
-        draft = Draft(**{**_fields(draft), "audience": a})
+        draft = replace(draft, audience=a)
         await drafts.save(draft)
         await query.answer()
         with contextlib.suppress(TelegramAPIError):
@@ -821,7 +821,7 @@ def setup(ctx: AppContext) -> Router:
         draft = await current(principal.user_id)
         a = draft.audience
         center = GeoPoint(message.location.latitude, message.location.longitude)
-        draft = Draft(**{**_fields(draft), "audience": Audience(a.sectors, a.areas, center, None)})
+        draft = replace(draft, audience=Audience(a.sectors, a.areas, center, None))
         await drafts.save(draft)
         await state.set_state(Form.radius_km)
         await message.answer(t("notices.ask.radius_km"))
@@ -840,15 +840,13 @@ def setup(ctx: AppContext) -> Router:
         draft = await current(principal.user_id)
         a = draft.audience
         if m.group(3) is None:
-            draft = Draft(
-                **{**_fields(draft), "audience": Audience(a.sectors, a.areas, center, None)}
-            )
+            draft = replace(draft, audience=Audience(a.sectors, a.areas, center, None))
             await drafts.save(draft)
             await state.set_state(Form.radius_km)
             await message.answer(t("notices.ask.radius_km"))
             return
         km = parse_km(m.group(3))
-        draft = Draft(**{**_fields(draft), "audience": Audience(a.sectors, a.areas, center, km)})
+        draft = replace(draft, audience=Audience(a.sectors, a.areas, center, km))
         await ask(message, t, state, draft, "audience", principal)
 
     @router.message(Form.radius_km, F.text, NOT_COMMAND, flags=BROADCAST)
@@ -858,7 +856,7 @@ def setup(ctx: AppContext) -> Router:
         km = parse_km(message.text or "")
         draft = await current(principal.user_id)
         a = draft.audience
-        draft = Draft(**{**_fields(draft), "audience": Audience(a.sectors, a.areas, a.center, km)})
+        draft = replace(draft, audience=Audience(a.sectors, a.areas, a.center, km))
         await ask(message, t, state, draft, "audience", principal)
 
     # urgency
@@ -879,7 +877,7 @@ def setup(ctx: AppContext) -> Router:
             return
         await query.answer()
         urgency = Urgency.NORMAL if callback_data.v == "normal" else Urgency.URGENT
-        draft = Draft(**{**_fields(draft), "urgency": urgency, "pin": callback_data.v == "pin"})
+        draft = replace(draft, urgency=urgency, pin=callback_data.v == "pin")
         await drafts.save(draft)
         await advance(msg, t, state, draft, "urgency", principal)
 
@@ -891,7 +889,7 @@ def setup(ctx: AppContext) -> Router:
         when = parse_when(message.text or "", tz, end_of_day=True)
         check_expiry(when, ctx.clock.now())
         draft = await current(principal.user_id)
-        draft = Draft(**{**_fields(draft), "expires_at": when})
+        draft = replace(draft, expires_at=when)
         await drafts.save(draft)
         await advance(message, t, state, draft, "expiry", principal)
 
@@ -911,12 +909,7 @@ def setup(ctx: AppContext) -> Router:
             await query.answer(t("core.bad_callback"), show_alert=True)
             return
         await query.answer()
-        draft = Draft(
-            **{
-                **_fields(draft),
-                "expires_at": ctx.clock.now() + timedelta(days=int(callback_data.v)),
-            }
-        )
+        draft = replace(draft, expires_at=ctx.clock.now() + timedelta(days=int(callback_data.v)))
         await drafts.save(draft)
         await advance(msg, t, state, draft, "expiry", principal)
 
@@ -938,8 +931,8 @@ def setup(ctx: AppContext) -> Router:
             return
         await query.answer()
         if callback_data.v == "photos":
-            await drafts.save(Draft(**{**_fields(draft), "photos": ()}))
-            draft = Draft(**{**_fields(draft), "photos": ()})
+            draft = replace(draft, photos=())
+            await drafts.save(draft)
             await msg.answer(t("notices.photos_cleared"))
         await ask(msg, t, state, draft, callback_data.v, principal)
 
@@ -957,9 +950,7 @@ def setup(ctx: AppContext) -> Router:
         try:
             notice = await service.submit(principal, draft, send_at=send_at)
         except BaseException:
-            await drafts.save(
-                Draft(**{**_fields(draft), "step": "preview" if send_at is None else "schedule"})
-            )
+            await drafts.save(replace(draft, step="preview" if send_at is None else "schedule"))
             raise
         await drafts.delete(principal.user_id)
         await state.clear()
@@ -995,7 +986,7 @@ def setup(ctx: AppContext) -> Router:
             return
         msg, draft = got
         await query.answer()
-        await drafts.save(Draft(**{**_fields(draft), "step": "schedule"}))
+        await drafts.save(replace(draft, step="schedule"))
         await state.set_state(Form.schedule)
         await msg.answer(
             t("notices.ask.schedule", tz=settings.timezone),
@@ -1229,7 +1220,3 @@ def setup(ctx: AppContext) -> Router:
         )
 
     return router
-
-
-def _fields(draft: Draft) -> dict[str, Any]:
-    return {f: getattr(draft, f) for f in Draft.__dataclass_fields__}
