@@ -173,7 +173,9 @@ def build_app(
 
     storage = SharedClientStorage(client, db_name=db.name, collection_name="fsm_states")
     dp = TrackedDispatcher(ctx.inflight, storage=storage)
-    dp.update.outer_middleware(UpdateGuardMiddleware(MongoUpdateLedger(db), settings.bot_id, clock))
+    ledger = MongoUpdateLedger(db)
+    ctx.on_shutdown.append(ledger.close)
+    dp.update.outer_middleware(UpdateGuardMiddleware(ledger, settings.bot_id, clock))
     dp.update.outer_middleware(IdentityMiddleware(users, roles, clock, settings.default_locale))
     throttle = ThrottleMiddleware(
         settings.throttle_messages, settings.throttle_window_s, frozenset(settings.superadmin_ids)

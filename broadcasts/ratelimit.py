@@ -4,8 +4,10 @@ Telegram's documented limits: about 30 messages per second overall, 20 messages 
 minute in one group, about one message per second in one chat. The limiter keeps every
 window strict ("at most N in any W seconds"), so a server enforcing the same rule with
 any window alignment never answers 429 because of us. An album counts one message per
-item. After a 429, the chat waits ``retry_after`` and the global rate is lowered for a
-while (then recovers step by step).
+item. After a 429 the chat waits ``retry_after``; only a cluster of 429s (several within
+one window: the bot as a whole is too fast) lowers the global rate, for a while, and it
+recovers step by step. A lone 429 is network jitter or one chat's own limit: slowing every
+chat down for it would cost a broadcast far more than the retry does.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ class Limits:
     # inside Telegram's window). 1: no smoothing.
     global_slices: int = 4
     # How the 429 back-off behaves.
-    slowdown: float = 0.7  # global rate multiplied by this after a 429
+    slowdown: float = 0.8  # global rate multiplied by this after a cluster of 429s
     min_factor: float = 0.2
-    recover_after_s: float = 10.0  # each quiet period restores one step
+    cluster: int = 3  # this many 429s ...
+    cluster_s: float = 2.0  # ... within this many seconds are a cluster
+    recover_after_s: float = 5.0  # each quiet period restores one step
     time_scale: float = 1.0  # windows shrink by this factor (benchmarks, scaled servers)
 
     def scaled(self, factor: float) -> Limits:
@@ -103,6 +107,7 @@ class RateLimiter:
         self._groups: dict[int, Window] = {}
         self._chats: dict[int, Window] = {}
         self._blocked: dict[int | None, float] = {}  # chat (None: everything) -> until
+        self._recent_429: deque[float] = deque()
         self.retries_after_429 = 0
 
     # -- pure questions ---------------------------------------------------------------
@@ -170,15 +175,21 @@ class RateLimiter:
                 w.take(cost, now)
 
     def retry_after(self, chat_id: int | None, seconds: float, now: float) -> None:
-        """Telegram answered 429: hold the chat (or everything); slow down globally when it
-        is not a lone one (a 429 does not say which limit was hit: a single one is most
-        likely one chat's, repeated ones mean the bot as a whole is too fast)."""
+        """Telegram answered 429: hold the chat (or everything); slow down globally only
+        for a cluster (a 429 does not say which limit was hit: a lone one is most likely
+        one chat's or jitter; several within ``cluster_s`` mean the bot is too fast)."""
         until = now + max(0.0, seconds)
         self._blocked[chat_id] = max(self._blocked.get(chat_id, now), until)
-        recent = now - self._last_429 < self.limits.recover_after_s * self._span
-        if recent or chat_id is None:
+        recent = self._recent_429
+        recent.append(now)
+        while recent and recent[0] < now - self.limits.cluster_s * self._span:
+            recent.popleft()
+        if len(recent) >= self.limits.cluster or chat_id is None:
             self._factor = max(self.limits.min_factor, self._factor * self.limits.slowdown)
-        self._last_429 = now
+            recent.clear()  # the next step down needs a new cluster at the new rate
+            self._last_429 = now
+        elif self._factor < 1.0:
+            self._last_429 = now  # still too fast for the lowered rate: no recovery yet
         self._set_global_limit()
         self.retries_after_429 += 1
 

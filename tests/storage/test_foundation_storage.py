@@ -92,6 +92,40 @@ async def test_update_ledger_claims_once_and_recovers_stale(db: Database) -> Non
     assert not await ledger.claim(1, 100, t0 + timedelta(hours=1))
     await ledger.release(1, 100)
     assert await ledger.claim(1, 100, t0 + timedelta(hours=1))
+    await ledger.close()
+
+
+async def test_update_ledger_writes_done_marks_in_batches(db: Database) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    later = t0 + timedelta(hours=1)  # every claim is stale by then
+    ledger = MongoUpdateLedger(db, stale_s=60, flush_s=3600, batch=3)
+    for update_id in (1, 2):
+        assert await ledger.claim(7, update_id, t0)
+        await ledger.done(7, update_id)
+    # Not written yet: this process knows, another one only sees a stale claim ...
+    states = {d["_id"]: d["state"] async for d in db.processed_updates.find({})}
+    assert states == {"7:1": "processing", "7:2": "processing"}
+    assert not await ledger.claim(7, 1, later)
+    # ... until the batch is full (or the timer, or shutdown, flushes it).
+    assert await ledger.claim(7, 3, t0)
+    await ledger.done(7, 3)
+    states = {d["_id"]: d["state"] async for d in db.processed_updates.find({})}
+    assert states == {"7:1": "done", "7:2": "done", "7:3": "done"}
+    other = MongoUpdateLedger(db, stale_s=60)
+    assert not await other.claim(7, 2, later)
+    assert await ledger.claim(7, 4, t0)
+    await ledger.done(7, 4)
+    await ledger.close()
+    assert not await other.claim(7, 4, later)
+    # The timer writes a lone mark without waiting for a full batch.
+    quick = MongoUpdateLedger(db, stale_s=60, flush_s=0.01)
+    assert await quick.claim(7, 5, t0)
+    await quick.done(7, 5)
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await db.processed_updates.find_one({"_id": "7:5"}))["state"] != "done":
+        assert asyncio.get_running_loop().time() < deadline, "the done mark was never written"
+        await asyncio.sleep(0.01)
+    await quick.close()
 
 
 async def test_group_targets_by_sector_area_and_radius(db: Database) -> None:

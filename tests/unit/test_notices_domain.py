@@ -168,17 +168,26 @@ def test_album_items_count_each() -> None:
 
 def test_429_holds_the_chat_and_slows_down_then_recovers() -> None:
     clock = FakeClock()
-    limits = Limits(global_per_s=20, slowdown=0.5, recover_after_s=10)
+    limits = Limits(global_per_s=20, slowdown=0.5, recover_after_s=10, cluster=3, cluster_s=2)
     lim = RateLimiter(limits, clock)
     lim.retry_after(-1, 5, clock.t)
     assert lim.ready_at(-1, 1, 0.0) == pytest.approx(5.0)
     assert lim.ready_at(-2, 1, 0.0) == 0.0
-    assert lim.factor == 1.0  # a lone 429 is most likely that chat's own limit
-    lim.retry_after(-3, 1, clock.t)
-    assert lim.factor == 0.5  # another within the recovery period: the bot is too fast
+    assert lim.factor == 1.0  # a lone 429 is most likely that chat's own limit, or jitter
+    lim.retry_after(-3, 1, 1.5)
+    assert lim.factor == 1.0  # two: still not a cluster of three
+    lim.retry_after(-4, 1, 4.0)
+    assert lim.factor == 1.0  # the first has left the 2 s cluster window
+    lim.retry_after(-5, 1, 4.5)
+    assert lim.factor == 1.0
+    lim.retry_after(-6, 1, 5.0)
+    assert lim.factor == 0.5  # three within 2 s: the bot as a whole is too fast
+    clock.t = 5.0
     times = simulate(lim, clock, [-(i + 10) for i in range(11)])
-    assert times[10] == pytest.approx(1.0)  # only 10/s now
+    assert times[10] == pytest.approx(6.0)  # only 10/s now
     clock.t = 25.0
     lim.ready_at(-99, 1, clock.t)
     assert lim.factor == 1.0
+    lim.retry_after(None, 1, clock.t)
+    assert lim.factor == 0.5  # a 429 that names no chat is the bot's own limit
     lim.forget_idle(100.0)
