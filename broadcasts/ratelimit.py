@@ -57,13 +57,19 @@ class Window:
     def __init__(self, limit: float, span: float) -> None:
         self.limit = limit
         self.span = span
-        self._events: deque[tuple[float, int]] = deque()
+        # A short list, not a deque: a broadcast keeps two windows per group alive and an
+        # empty deque weighs 600 bytes; these hold a handful of events each.
+        self._events: list[tuple[float, int]] = []
         self._used = 0
 
     def _expire(self, now: float) -> None:
-        while self._events and self._events[0][0] <= now - self.span:
-            _, cost = self._events.popleft()
-            self._used -= cost
+        events = self._events
+        n = 0
+        while n < len(events) and events[n][0] <= now - self.span:
+            self._used -= events[n][1]
+            n += 1
+        if n:
+            del events[:n]
 
     def ready_at(self, cost: int, now: float) -> float:
         """The earliest time >= now at which ``cost`` units fit."""

@@ -326,30 +326,35 @@ class MongoDeliveryRepository:
         self._buffers: dict[str, list[Document]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    PLAN_CHUNK = 1000
+
     async def plan(self, notice: Notice, targets: Sequence[Target]) -> int:
-        if not targets:
-            return 0
-        docs = [
-            {
-                "_id": delivery_key(notice.notice_id, t.chat_id),
-                "notice_id": notice.notice_id,
-                "chat_id": t.chat_id,
-                "title": t.title,
-                "state": DeliveryState.PENDING.value,
-                "step": 0,
-                "message_ids": [],
-                "urgent": notice.urgent,
-                "attempts": 0,
-                "shown_revision": 0,
-                "created_at": notice.created_at,
-            }
-            for t in targets
-        ]
-        try:
-            result = await self._c.insert_many(docs, ordered=False)
-            return len(result.inserted_ids)
-        except BulkWriteError as exc:  # already planned (a resumed plan): keep what exists
-            return int(exc.details.get("nInserted", 0))
+        """One pending delivery per target (written in chunks: 10,000 groups do not need
+        10,000 documents in memory at once). Idempotent: existing deliveries are kept."""
+        inserted = 0
+        for start in range(0, len(targets), self.PLAN_CHUNK):
+            docs = [
+                {
+                    "_id": delivery_key(notice.notice_id, t.chat_id),
+                    "notice_id": notice.notice_id,
+                    "chat_id": t.chat_id,
+                    "title": t.title,
+                    "state": DeliveryState.PENDING.value,
+                    "step": 0,
+                    "message_ids": [],
+                    "urgent": notice.urgent,
+                    "attempts": 0,
+                    "shown_revision": 0,
+                    "created_at": notice.created_at,
+                }
+                for t in targets[start : start + self.PLAN_CHUNK]
+            ]
+            try:
+                result = await self._c.insert_many(docs, ordered=False)
+                inserted += len(result.inserted_ids)
+            except BulkWriteError as exc:  # already planned (a resumed plan): keep what exists
+                inserted += int(exc.details.get("nInserted", 0))
+        return inserted
 
     async def _take(
         self, key: str, queries: Sequence[Document], cond: Sequence[str], update: Document

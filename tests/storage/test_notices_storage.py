@@ -393,3 +393,17 @@ async def test_closed_while_sending_stops_the_rest_and_reports_once(db: Database
     assert stored is not None and stored.sent_at is not None
     await eng.run(n.notice_id)  # a resumed run (or another worker) does not report again
     assert len(finals) == 1
+
+
+async def test_plan_writes_in_chunks_and_is_idempotent(db: Database) -> None:
+    from broadcasts.ports import Target
+
+    _clock, _notices, deliveries, _groups, svc = await setup(db, n_groups=1)
+    n = await svc.submit(BOSS, draft())
+    deliveries.PLAN_CHUNK = 2
+    targets = [Target(-i, f"g{i}") for i in range(101, 106)]
+    assert await deliveries.plan(n, targets[:3]) == 3
+    # Planned again after a crash, with more targets: only the new ones are added.
+    assert await deliveries.plan(n, targets) == 2
+    assert await db.deliveries.count_documents({"notice_id": n.notice_id}) == 5
+    assert (await deliveries.counts(n.notice_id)).remaining == 5
