@@ -31,7 +31,7 @@ from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
 from bot.notice_views import NoticeViews, local_time, status_label
-from bot.sender import Pacer, TelegramNoticeMessenger
+from bot.sender import Pacer, TelegramNoticeMessenger, urgent
 from broadcasts.delivery import CountsFn, DeliveryEngine
 from broadcasts.model import (
     PHOTO_REQUIRED,
@@ -178,7 +178,11 @@ def cb(a: str, v: str = "") -> str:
 
 class ProgressMessages:
     """The investigator's progress message (edited at most every ``interval`` seconds)
-    and the final report with the failed groups."""
+    and the final report with the failed groups.
+
+    For an urgent notice these go out urgent too: the delivery waits for them (the start
+    message before the first group, each progress edit in a worker), so at normal priority
+    they would queue the urgent notice behind all the normal traffic."""
 
     def __init__(
         self, bot: Bot, notices: MongoNoticeRepository, ctx: AppContext, interval: float
@@ -206,7 +210,7 @@ class ProgressMessages:
             )
             return
         t = await self.translator(notice.created_by)
-        with contextlib.suppress(TelegramAPIError):
+        with contextlib.suppress(TelegramAPIError), urgent(notice.urgent):
             m = await self._bot.send_message(
                 notice.created_by, t("notices.started", ref=notice.ref, groups=groups)
             )
@@ -234,7 +238,7 @@ class ProgressMessages:
             remaining=counts.remaining,
             total=counts.total,
         )
-        with contextlib.suppress(TelegramAPIError):
+        with contextlib.suppress(TelegramAPIError), urgent(notice.urgent):
             await self._bot.edit_message_text(chat_id=where[0], message_id=where[1], text=text)
 
     async def finished(
@@ -261,7 +265,7 @@ class ProgressMessages:
         where = self._mids.pop(notice.notice_id, None)
         self._last.pop(notice.notice_id, None)
         if where is not None:
-            with contextlib.suppress(TelegramAPIError):
+            with contextlib.suppress(TelegramAPIError), urgent(notice.urgent):
                 await self._bot.edit_message_text(
                     chat_id=where[0], message_id=where[1], text=summary
                 )
@@ -276,7 +280,7 @@ class ProgressMessages:
                     t("notices.failed_line", title=d.title or "?", chat_id=d.chat_id, reason=reason)
                 )
         text = "\n".join(lines)
-        with contextlib.suppress(TelegramAPIError):
+        with contextlib.suppress(TelegramAPIError), urgent(notice.urgent):
             for start in range(0, len(text), 4000):
                 await self._bot.send_message(notice.created_by, text[start : start + 4000])
 

@@ -1,0 +1,56 @@
+"""The sender's Pacer: who goes first when outgoing traffic has to wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.sender import Pacer
+from broadcasts.ratelimit import Limits, RateLimiter
+
+# Every window 50 times shorter than Telegram's: one message per 20 ms overall.
+FAST = 50.0
+
+
+def pacer(**limits: float) -> Pacer:
+    values = {"global_per_s": 1.0, "global_slices": 1, "time_scale": FAST} | limits
+    return Pacer(RateLimiter(Limits(**values), time.monotonic))  # type: ignore[arg-type]
+
+
+async def served(p: Pacer, requests: list[tuple[str, int | None, bool]]) -> list[str]:
+    """Queue the requests at once (in this order) and return the order they were let go."""
+    order: list[str] = []
+
+    async def one(name: str, chat: int | None, urgent: bool) -> None:
+        await p.acquire(chat, 1, urgent)
+        order.append(name)
+
+    await asyncio.gather(*(one(*r) for r in requests))
+    return order
+
+
+async def test_urgent_requests_jump_the_queue_normal_ones_keep_their_order() -> None:
+    p = pacer()
+    # Telegram said "retry after" for everything: every request below has to wait, so
+    # all of them are queued before the first is let go.
+    p.retry_after(None, 0.3)
+    order = await served(
+        p,
+        [
+            ("n1", -1, False),
+            ("n2", -2, False),
+            ("u1", -3, True),
+            ("n3", -4, False),
+            ("u2", -5, True),
+        ],
+    )
+    assert order == ["u1", "u2", "n1", "n2", "n3"]
+    await p.close()
+
+
+async def test_urgent_request_held_by_its_own_chat_does_not_hold_others() -> None:
+    p = pacer(global_per_s=100.0, time_scale=2.0)  # a group: one message per 0.55 s
+    await p.acquire(-1, 1)  # group -1 just got a message
+    order = await served(p, [("urgent to -1", -1, True), ("normal to -2", -2, False)])
+    assert order == ["normal to -2", "urgent to -1"]
+    await p.close()
