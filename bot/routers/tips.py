@@ -647,7 +647,14 @@ def setup(ctx: AppContext) -> Router:
         if status is not tip.status:
             await messenger.send(tip.tip_id, f"tips.status_changed.{status.value}")
 
-    @router.message(Command("reveal"), flags={"chat": "private", "perm": Permission.REVEAL_TIPSTER})
+    @router.message(
+        Command("reveal"),
+        flags={
+            "chat": "private",
+            "perm": Permission.REVEAL_TIPSTER,
+            "deny": "tips.reveal_not_allowed",
+        },
+    )
     async def reveal(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:

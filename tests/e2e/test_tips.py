@@ -329,7 +329,7 @@ async def test_officers_see_a_pseudonym_and_reveals_are_audited(world: World) ->
     for secret in ("Ann", "@ann", str(ann.id)):
         assert secret not in card["text"]
     await op.says(f"/reveal {code} 想联系他")
-    await op.expect(ZH("errors.permission_denied"))
+    await op.expect(ZH("tips.reveal_not_allowed"))
     # An operator of another sector does not even learn the tip exists.
     other = await officer(world, "oscar", Role.OPERATOR, Scope("landlords"))
     await other.says(f"/tipinfo {code}")
@@ -344,6 +344,58 @@ async def test_officers_see_a_pseudonym_and_reveals_are_audited(world: World) ->
     entries = await world.app.ctx.audit.list(action="tip.reveal")
     assert len(entries) == 1 and entries[0].actor_id == SUPERADMIN_ID
     assert entries[0].details["reason"] == "需要当面询问目击细节"
+
+
+async def test_reveal_is_refused_to_investigators_by_default(world: World) -> None:
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    code = await send_tip(ann, world, "嫌疑人往东走了")
+    inv = await officer(world, "ivan", Role.INVESTIGATOR)
+    await inv.says("/help")
+    menu = await inv.expect(ZH("core.help_header"))
+    assert "/tipinfo" in menu["text"] and "/reveal" not in menu["text"]
+    await inv.says(f"/reveal {code} 需要当面询问目击细节")
+    refusal = await inv.expect(ZH("tips.reveal_not_allowed"))
+    for secret in ("Ann", "@ann", str(ann.id)):
+        assert secret not in refusal["text"]
+    await inv.expect_nothing_new()
+    assert await world.app.ctx.audit.list(action="tip.reveal") == []
+
+
+async def test_reveal_granted_to_investigators_by_configuration(
+    world: World, runner: BotRunner
+) -> None:
+    await runner.restart(reveal_tipster_roles="superadmin, investigator")
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    code = await send_tip(ann, world, "嫌疑人往东走了")
+    inv = await officer(world, "ivan", Role.INVESTIGATOR, Scope("drivers"))
+    manager = await officer(world, "mona", Role.MANAGER)
+    outsider = await officer(world, "otto", Role.INVESTIGATOR, Scope("landlords"))
+
+    await manager.says(f"/reveal {code} 想联系举报人")
+    await manager.expect(ZH("tips.reveal_not_allowed"))
+    await outsider.says(f"/reveal {code} 想联系举报人")  # another sector: not even found
+    await outsider.expect(head("tips.unknown_code"))
+    await world.idle()
+    assert await world.app.ctx.audit.list(action="tip.reveal") == []
+
+    await inv.says("/help")
+    menu = await inv.expect(ZH("core.help_header"))
+    assert "/reveal" in menu["text"]
+    await inv.says(f"/reveal {code}")
+    await inv.expect(head("tips.reveal_usage"))
+    await inv.says(f"/reveal {code} 需要当面询问目击细节")
+    shown = await inv.expect(head("tips.revealed"))
+    assert code in shown["text"] and str(ann.id) in shown["text"] and "@ann" in shown["text"]
+    (entry,) = await world.app.ctx.audit.list(action="tip.reveal")
+    assert entry.actor_id == inv.id and entry.details["reason"] == "需要当面询问目击细节"
+    assert entry.details["code"] == code
+    # Superadmins keep it: they are in the configured list.
+    boss = world.superadmin()
+    await boss.says(f"/reveal {code} 复核身份信息")
+    await boss.expect(head("tips.revealed"))
+    assert len(await world.app.ctx.audit.list(action="tip.reveal")) == 2
 
 
 async def test_two_way_thread_with_media_then_forget(world: World) -> None:

@@ -9,13 +9,13 @@ import pytest
 
 from groups.errors import InvalidInput
 from groups.model import GeoPoint
-from groups.roles import Principal, Role, RoleGrant, Scope
+from groups.roles import Permission, PermissionTable, Principal, Role, RoleGrant, Scope
 from tips.anonymity import opaque_key, pseudonym
 from tips.codes import ALPHABET, CODE_RE, new_code, normalize_code
 from tips.flood import FloodLimit
 from tips.geo import haversine_m, parse_coordinates
 from tips.geocoding import NominatimGeocoder
-from tips.model import LocationSource, NoticeInfo, TipLocation, best_location
+from tips.model import LocationSource, NoticeInfo, TipLocation, Visibility, best_location
 from tips.service import visibility_for
 
 
@@ -113,6 +113,21 @@ def test_visibility() -> None:
     v = visibility_for(inv)
     assert not v.everything and v.scopes == (("drivers", None),)
     assert visibility_for(Principal(9)).scopes == ()
+
+
+def test_reveal_visibility_follows_the_configured_roles() -> None:
+    notice = NoticeInfo("n1", "N-1", "t", "active", created_by=5, investigators=(6,))
+    reveal = Permission.REVEAL_TIPSTER
+    inv = Principal(6, (RoleGrant(6, Role.INVESTIGATOR, Scope("drivers")),))
+    assert visibility_for(inv, notice, reveal) == Visibility()  # default: superadmins only
+    assert visibility_for(Principal(1, is_superadmin=True), None, reveal).everything
+    table = PermissionTable.with_reveal([Role.INVESTIGATOR])
+    inv = Principal(6, inv.grants, table=table)
+    assert visibility_for(inv, notice, reveal).everything  # investigator on the notice
+    assert visibility_for(inv, None, reveal).scopes == (("drivers", None),)
+    boss = Principal(1, is_superadmin=True, table=table)
+    assert visibility_for(boss, notice, reveal) == Visibility()
+    assert visibility_for(boss).everything  # still sees every tip
 
 
 def test_haversine() -> None:
