@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -583,6 +584,64 @@ async def test_near_sorted_by_distance_and_exports_parse(world: World) -> None:
     assert {r["code"] for r in rows} == set(tips.values())
     assert all(str(ann.id) not in json.dumps(r, ensure_ascii=False) for r in rows)
     assert "Ann" not in raw
+
+
+async def send_tip_at(person: Person, lat: str) -> str:
+    await person.says(f"/start tip_{REF}")
+    await person.expect(head("tips.panel_hint"))
+    await person.says(f"{lat}, 120.0")
+    ack = await person.expect(head("tips.added_coordinates"))
+    await person.presses(ack, SEND)
+    return code_in((await person.expect(head("tips.received")))["text"])
+
+
+async def test_near_with_a_date_range_in_the_team_time_zone(world: World) -> None:
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    codes: dict[str, str] = {}
+    # When each tip arrives (UTC; the team's zone is Asia/Shanghai, UTC+8) and where.
+    for name, at, lat in (
+        ("a", datetime(2026, 11, 23, 1, 0, tzinfo=UTC), "30.01"),  # 23 Nov 09:00 local
+        ("b", datetime(2026, 11, 24, 15, 59, tzinfo=UTC), "30.04"),  # 24 Nov 23:59 local
+        ("c", datetime(2026, 11, 24, 16, 0, tzinfo=UTC), "30.02"),  # 25 Nov 00:00 local
+        ("d", datetime(2026, 11, 25, 2, 0, tzinfo=UTC), "30.03"),  # 25 Nov 10:00 local
+    ):
+        world.clock.set(at)
+        codes[name] = await send_tip_at(ann, lat)
+    world.clock.set(datetime(2026, 11, 26, 1, 0, tzinfo=UTC))
+
+    inv = await officer(world, "ivan", Role.INVESTIGATOR, Scope("drivers"))
+
+    def listed(text: str) -> list[str]:
+        found = sorted((text.index(code), name) for name, code in codes.items() if code in text)
+        return [name for _, name in found]
+
+    # Asked for the centre afterwards: the range waits with the other filters.
+    await inv.says(f"/near 10 {REF} 2026-11-24..2026-11-25")
+    await inv.expect(head("tips.near_ask_location"))
+    await inv.sends(location=(30.0, 120.0))
+    listing = await inv.expect(head("tips.near_header"))
+    assert listed(listing["text"]) == ["c", "d", "b"]  # nearest first, "a" is before the range
+    assert "2026-11-24" in listing["text"] and "2026-11-25" in listing["text"]
+    pin = await inv.sends(location=(30.0, 120.0))
+    await inv.says("/near 10 ..2026-11-24", reply_to=pin)  # up to the end of the 24th
+    assert listed((await inv.expect(head("tips.near_header")))["text"]) == ["a", "b"]
+    await inv.says("/near 10 2026-11-25.. new", reply_to=pin)
+    assert listed((await inv.expect(head("tips.near_header")))["text"]) == ["c", "d"]
+    await inv.says("/near 10 2026-11-23", reply_to=pin)  # one day
+    assert listed((await inv.expect(head("tips.near_header")))["text"]) == ["a"]
+    await inv.says("/near 10 2026-11-26..", reply_to=pin)
+    await inv.expect(head("tips.near_empty"))
+
+    # Bad ranges are refused with a clear message; no location is asked for.
+    await inv.says("/near 10 2026-11-25..2026-11-24")
+    refusal = await inv.expect(head("tips.near_range_reversed"))
+    assert "2026-11-25" in refusal["text"] and "2026-11-24" in refusal["text"]
+    await inv.says("/near 10 2026-11-31..")
+    await inv.expect(head("tips.near_bad_date"))
+    await inv.says("/near 10 7d 2026-11-01..")
+    await inv.expect(head("tips.near_two_periods"))
+    await inv.expect_nothing_new()
 
 
 async def test_duplicate_update_delivery_makes_one_tip(world: World) -> None:
