@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from groups.roles import PermissionTable, Role
+from tips.geocoding import split_base_url
 
 TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -74,7 +75,10 @@ class Settings(BaseSettings):
     # for a location pin) or "nominatim" (OpenStreetMap; 1 request/s, cached).
     tips_geocoder: Literal["off", "nominatim"] = "off"
     tips_nominatim_user_agent: str = "six-circles-bot"
-    tips_nominatim_domain: str = "nominatim.openstreetmap.org"
+    # The Nominatim server: OpenStreetMap's public one, your own, or a test's fake.
+    tips_nominatim_url: str = "https://nominatim.openstreetmap.org"
+    # Renamed to TIPS_NOMINATIM_URL: refused, so addresses never go to a server by mistake.
+    tips_nominatim_domain: str | None = None
     tips_nominatim_country_codes: str | None = "cn"
     tips_geocoder_timeout_s: float = Field(5.0, gt=0, le=60)
     # How long the "open a private chat" hint stays in a group after a reply-tip.
@@ -175,6 +179,19 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {v!r}") from exc
         return v
+
+    @field_validator("tips_nominatim_url")
+    @classmethod
+    def _nominatim_url(cls, v: str) -> str:
+        split_base_url(v)  # raises ValueError with the reason
+        return v.strip().rstrip("/")
+
+    @field_validator("tips_nominatim_domain")
+    @classmethod
+    def _nominatim_domain_renamed(cls, v: str | None) -> str | None:
+        if v:
+            raise ValueError(f"renamed: set TIPS_NOMINATIM_URL=https://{v.strip('/')} instead")
+        return None
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -296,7 +296,11 @@ class TipService:
         except Exception:
             log.warning("geocoder failed", exc_info=True)
         if found is not None:
-            location = TipLocation(LocationSource.GEOCODED, point=found[0], address=address)
+            # The typed text stays the address; what the geocoder matched is the title, so
+            # the member and officers can tell whether it found the right place.
+            location = TipLocation(
+                LocationSource.GEOCODED, point=found[0], address=address, title=found[1] or None
+            )
             outcome = TextOutcome.GEOCODED
         else:
             location = TipLocation(LocationSource.ADDRESS, address=address)

@@ -137,11 +137,13 @@ def build_geocoder(ctx: AppContext) -> Geocoder | None:
     s = ctx.settings
     if s.tips_geocoder != "nominatim":
         return None
+    clock = ctx.clock
     return NominatimGeocoder(
         user_agent=s.tips_nominatim_user_agent,
-        domain=s.tips_nominatim_domain,
+        base_url=s.tips_nominatim_url,
         timeout_s=s.tips_geocoder_timeout_s,
         country_codes=s.tips_nominatim_country_codes,
+        monotonic=lambda: clock.now().timestamp(),  # 1 request/s by the bot's clock
     )
 
 
@@ -919,6 +921,13 @@ def setup(ctx: AppContext) -> Router:
             if outcome is TextOutcome.ADDRESS_ONLY:
                 await message.answer(t(key, steps=stored.steps), reply_markup=location_keyboard(t))
                 await message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
+                return
+            if outcome is TextOutcome.GEOCODED:
+                found = stored.locations[-1]
+                place = found.title or found.address or ""
+                await message.answer(
+                    t(key, steps=stored.steps, place=place[:300]), reply_markup=panel_keyboard(t)
+                )
                 return
             await ack(message, t, stored, key)
             return

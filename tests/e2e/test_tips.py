@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.i18n import Translator
 from bot.routers.tips import TipCb
@@ -16,6 +19,7 @@ from groups.roles import UNRESTRICTED, Role, Scope
 from storage.embedded import EmbeddedMongo
 from tests.e2e.harness import DEADLINE_S, SUPERADMIN_ID, BotRunner, Person, World, wait_until
 from tests.fakebot import FakeTelegram, tiny_png
+from tests.fakes.nominatim import FakeNominatim
 
 ZH = Translator("zh-CN")
 REF = "N-2611-07"
@@ -313,6 +317,102 @@ async def test_group_can_keep_replies_public(world: World) -> None:
     await wait_until(lambda: world.tg.is_deleted(reply))
     actions = [d["action"] async for d in world.db.audit.find({"action": "group.tip_replies"})]
     assert actions == ["group.tip_replies"] * 2
+
+
+# ---- typed addresses, geocoded by a (fake) Nominatim server ------------------------------
+
+ADDRESS = "城关镇人民路 100 号"
+MATCHED = "人民路 100 号, 城关镇, 杭州市, 浙江省, 中国"
+
+
+@pytest.fixture
+async def geo() -> AsyncIterator[FakeNominatim]:
+    async with FakeNominatim(prefix="/nominatim") as server:
+        server.add(ADDRESS, 30.2741, 120.1551, MATCHED)
+        yield server
+
+
+async def tip_with_address(person: Person, address: str, expected_key: str) -> dict[str, Any]:
+    """Start a tip, type a line of text, press Address, type ``address``."""
+    await person.says(f"/start tip_{REF}")
+    await person.expect(head("tips.panel_hint"))
+    await person.says("车就停在这里")
+    ack = await person.expect(head("tips.added"))
+    await person.presses(ack, ADDR)
+    await person.expect(head("tips.ask_address"))
+    await person.says(address)
+    return await person.expect(head(expected_key))
+
+
+async def send_draft(person: Person, panel: dict[str, Any]) -> str:
+    await person.presses(panel, SEND)
+    return code_in((await person.expect(head("tips.received")))["text"])
+
+
+async def test_typed_address_is_geocoded_cached_and_failures_ask_for_a_pin(
+    tg: FakeTelegram, runner: BotRunner, geo: FakeNominatim
+) -> None:
+    await runner.start(
+        tips_geocoder="nominatim",
+        tips_nominatim_url=geo.base_url,
+        tips_nominatim_user_agent="six-circles-e2e",
+    )
+    world = World(tg, runner)
+    await seed_notice(world)
+    ann = await member(world, "ann")
+
+    # A free-text address becomes the geocoded point; the typed text is kept.
+    found = await tip_with_address(ann, ADDRESS, "tips.added_geocoded")
+    assert MATCHED in found["text"]
+    (lookup,) = geo.requests
+    assert lookup.query == ADDRESS and lookup.user_agent == "six-circles-e2e"
+    assert lookup.params["format"] == "json" and lookup.params["countrycodes"] == "cn"
+    first = await send_draft(ann, found)
+    (tip,) = await tip_docs(world)
+    assert tip["code"] == first
+    point = {"type": "Point", "coordinates": [120.1551, 30.2741]}
+    assert tip["locations"] == [
+        {"source": "geocoded", "point": point, "address": ADDRESS, "title": MATCHED}
+    ]
+    assert tip["location_source"] == "geocoded" and tip["point"] == point
+
+    # The same address again (spaced differently) comes from the cache: no new request.
+    again = await tip_with_address(ann, "城关镇人民路  100 号", "tips.added_geocoded")
+    await send_draft(ann, again)
+    assert geo.queries() == [ADDRESS]
+    second = (await tip_docs(world))[1]
+    assert second["locations"][0]["source"] == "geocoded"
+    assert second["point"] == point
+
+    # The geocoder failing: the address is kept as text and the member is asked for a pin.
+    # (The bot spaces lookups 1 s apart by its clock: move it instead of waiting. Another
+    # member goes on, as ann's private chat has had a burst of messages by now.)
+    bob = await member(world, "bob")
+    geo.fail_with = 500
+    world.clock.advance(1)
+    failed = await tip_with_address(bob, "城关镇解放路 8 号", "tips.added_address_only")
+    keyboard = world.tg.message_rec(failed).sent_reply_markup
+    assert keyboard is not None and keyboard["keyboard"][0][0].get("request_location") is True
+    assert geo.queries() == [ADDRESS, "城关镇解放路 8 号"]
+    panel = await bob.expect(head("tips.panel_hint"))
+    await send_draft(bob, panel)
+    third = (await tip_docs(world))[2]
+    assert third["locations"] == [{"source": "address", "address": "城关镇解放路 8 号"}]
+    assert "point" not in third and "location_source" not in third  # no coordinates known
+
+    # No place found is the same for the member; the pin they then share is the best source.
+    geo.fail_with = None
+    world.clock.advance(1)
+    await tip_with_address(bob, "查无此地 999 号", "tips.added_address_only")
+    await bob.expect(head("tips.panel_hint"))
+    assert len(geo.requests) == 3 and geo.requests[-1].status == 200
+    await bob.sends(location=(30.2, 120.1))
+    pinned = await bob.expect(head("tips.added_location"))
+    await send_draft(bob, pinned)
+    fourth = (await tip_docs(world))[3]
+    assert [loc["source"] for loc in fourth["locations"]] == ["address", "telegram"]
+    assert fourth["locations"][0]["address"] == "查无此地 999 号"
+    assert fourth["location_source"] == "telegram"
 
 
 # ---- anonymity, threads, forget ---------------------------------------------------------

@@ -240,6 +240,7 @@ async def test_address_geocoding_off_failing_and_on(db: Database) -> None:
         assert got is outcome
         assert draft.locations[-1].source is source
         assert draft.locations[-1].address == "西湖区文三路 100 号"
+        assert draft.locations[-1].title == ("West Lake" if geocoder and geocoder.result else None)
         assert draft.expect.value == "content"
 
 

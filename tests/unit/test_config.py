@@ -73,6 +73,22 @@ def test_reveal_tipster_roles(monkeypatch: pytest.MonkeyPatch) -> None:
         assert line.startswith("invalid configuration: REVEAL_TIPSTER_ROLES:") and says in line
 
 
+def test_nominatim_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TIPS_NOMINATIM_URL", "TIPS_NOMINATIM_DOMAIN"):
+        monkeypatch.delenv(var, raising=False)
+    assert make(bot_token=TOKEN).tips_nominatim_url == "https://nominatim.openstreetmap.org"
+    own = make(bot_token=TOKEN, tips_nominatim_url=" https://geo.example.org/nominatim/ ")
+    assert own.tips_nominatim_url == "https://geo.example.org/nominatim"
+    with pytest.raises(ValidationError) as exc:
+        make(bot_token=TOKEN, tips_nominatim_url="geo.example.org")
+    assert "TIPS_NOMINATIM_URL" in describe_error(exc.value)
+    # The old setting is refused rather than ignored: addresses must not go elsewhere.
+    monkeypatch.setenv("TIPS_NOMINATIM_DOMAIN", "geo.example.org")
+    with pytest.raises(ValidationError) as exc:
+        make(bot_token=TOKEN)
+    assert "TIPS_NOMINATIM_URL=https://geo.example.org" in describe_error(exc.value)
+
+
 def test_redaction() -> None:
     from bot.logs import RedactingFilter
 
