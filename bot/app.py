@@ -128,7 +128,12 @@ def build_app(
     audit = MongoAuditLog(db)
     users = MongoUserRepository(db)
     roles = RoleService(
-        MongoRoleRepository(db), MongoScopeCatalog(db), audit, clock, settings.superadmin_ids
+        MongoRoleRepository(db),
+        MongoScopeCatalog(db),
+        audit,
+        clock,
+        settings.superadmin_ids,
+        settings.permissions,
     )
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     # Every request the bot makes, any feature's, goes through the shared rate limiter.

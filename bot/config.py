@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from groups.roles import PermissionTable, Role
+from tips.geocoding import split_base_url
+
 TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 LOCALES = ("zh-CN", "en")
@@ -39,6 +42,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(8080, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
     superadmin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # Roles that may see a tipster's Telegram identity with /reveal (comma-separated role
+    # names; never member). Every reveal is audited with its reason.
+    reveal_tipster_roles: Annotated[tuple[Role, ...], NoDecode] = (Role.SUPERADMIN,)
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     timezone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
@@ -69,7 +75,10 @@ class Settings(BaseSettings):
     # for a location pin) or "nominatim" (OpenStreetMap; 1 request/s, cached).
     tips_geocoder: Literal["off", "nominatim"] = "off"
     tips_nominatim_user_agent: str = "six-circles-bot"
-    tips_nominatim_domain: str = "nominatim.openstreetmap.org"
+    # The Nominatim server: OpenStreetMap's public one, your own, or a test's fake.
+    tips_nominatim_url: str = "https://nominatim.openstreetmap.org"
+    # Renamed to TIPS_NOMINATIM_URL: refused, so addresses never go to a server by mistake.
+    tips_nominatim_domain: str | None = None
     tips_nominatim_country_codes: str | None = "cn"
     tips_geocoder_timeout_s: float = Field(5.0, gt=0, le=60)
     # How long the "open a private chat" hint stays in a group after a reply-tip.
@@ -131,6 +140,30 @@ class Settings(BaseSettings):
             return [v]
         return v
 
+    @field_validator("reveal_tipster_roles", mode="before")
+    @classmethod
+    def _reveal_roles(cls, v: object) -> object:
+        names = v.replace(";", ",").split(",") if isinstance(v, str) else v
+        if not isinstance(names, list | tuple | set | frozenset):
+            return v
+        roles: list[Role] = []
+        for raw in names:
+            name = str(raw).strip().lower()
+            if not name:
+                continue
+            try:
+                role = Role(name)
+            except ValueError:
+                known = ", ".join(r.value for r in Role if r is not Role.MEMBER)
+                raise ValueError(f"unknown role {name!r}; use {known}") from None
+            if role is Role.MEMBER:
+                raise ValueError("member can never reveal tipsters")
+            if role not in roles:
+                roles.append(role)
+        if not roles:
+            raise ValueError("name at least one role, e.g. superadmin")
+        return tuple(roles)
+
     @field_validator("default_locale", mode="before")
     @classmethod
     def _locale_alias(cls, v: object) -> object:
@@ -146,6 +179,19 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {v!r}") from exc
         return v
+
+    @field_validator("tips_nominatim_url")
+    @classmethod
+    def _nominatim_url(cls, v: str) -> str:
+        split_base_url(v)  # raises ValueError with the reason
+        return v.strip().rstrip("/")
+
+    @field_validator("tips_nominatim_domain")
+    @classmethod
+    def _nominatim_domain_renamed(cls, v: str | None) -> str | None:
+        if v:
+            raise ValueError(f"renamed: set TIPS_NOMINATIM_URL=https://{v.strip('/')} instead")
+        return None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -168,6 +214,11 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def permissions(self) -> PermissionTable:
+        """What each role may do here (REVEAL_TIPSTER_ROLES decides who may reveal)."""
+        return PermissionTable(frozenset(self.reveal_tipster_roles))
 
     @property
     def bot_id(self) -> int:

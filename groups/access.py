@@ -9,9 +9,11 @@ from groups.audit import AuditEntry, AuditLog
 from groups.clock import Clock
 from groups.errors import InvalidInput, PermissionDenied
 from groups.roles import (
+    DEFAULT_PERMISSIONS,
     GRANTABLE_BY,
     SCOPED_ROLES,
     UNRESTRICTED,
+    PermissionTable,
     Principal,
     Role,
     RoleGrant,
@@ -47,20 +49,27 @@ class RoleService:
         audit: AuditLog,
         clock: Clock,
         superadmin_ids: Iterable[int],
+        permissions: PermissionTable = DEFAULT_PERMISSIONS,
     ) -> None:
         self._repo = repo
         self._catalog = catalog
         self._audit = audit
         self._clock = clock
         self._superadmins = frozenset(superadmin_ids)
+        self._permissions = permissions
 
     @property
     def superadmin_ids(self) -> frozenset[int]:
         return self._superadmins
 
+    @property
+    def permissions(self) -> PermissionTable:
+        """What each role allows here (who may reveal tipsters is configured)."""
+        return self._permissions
+
     async def principal(self, user_id: int) -> Principal:
         grants = await self._repo.grants_of(user_id)
-        return Principal(user_id, tuple(grants), user_id in self._superadmins)
+        return Principal(user_id, tuple(grants), user_id in self._superadmins, self._permissions)
 
     def _check_grantable(self, actor: Principal, role: Role, scope: Scope) -> None:
         allowed: set[Role] = set()

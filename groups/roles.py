@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Role(StrEnum):
@@ -31,6 +33,8 @@ class Permission(StrEnum):
     SEND_TIPS = "send_tips"
 
 
+# REVEAL_TIPSTER here is the default (superadmins only); ``PermissionTable`` moves it to the
+# configured roles. Use ``Principal.can`` / ``PermissionTable.of``, not this table, to check.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERADMIN: frozenset(Permission),
     Role.MANAGER: frozenset(
@@ -61,6 +65,46 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.MEMBER: frozenset({Permission.SEND_TIPS}),
 }
+
+# Who may see a tipster's Telegram identity unless configured otherwise (REVEAL_TIPSTER_ROLES).
+DEFAULT_REVEAL_ROLES = frozenset({Role.SUPERADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionTable:
+    """The permissions each role carries: ``ROLE_PERMISSIONS``, except that "reveal tipster"
+    goes to exactly the roles in ``reveal_tipster`` (configuration; superadmins by default).
+
+    Members can never hold it, and at least one role must."""
+
+    reveal_tipster: frozenset[Role] = DEFAULT_REVEAL_ROLES
+    _table: Mapping[Role, frozenset[Permission]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        roles = frozenset(Role(r) for r in self.reveal_tipster)
+        if not roles:
+            raise ValueError("at least one role must be allowed to reveal tipsters")
+        if Role.MEMBER in roles:
+            raise ValueError("members can never reveal tipsters")
+        reveal = frozenset({Permission.REVEAL_TIPSTER})
+        table = {
+            role: (perms - reveal) | (reveal if role in roles else frozenset())
+            for role, perms in ROLE_PERMISSIONS.items()
+        }
+        object.__setattr__(self, "reveal_tipster", roles)
+        object.__setattr__(self, "_table", MappingProxyType(table))
+
+    @classmethod
+    def with_reveal(cls, roles: Iterable[Role | str]) -> PermissionTable:
+        return cls(frozenset(Role(r) for r in roles))
+
+    def of(self, role: Role) -> frozenset[Permission]:
+        return self._table[role]
+
+
+DEFAULT_PERMISSIONS = PermissionTable()
 
 # Which roles a holder of a role may hand out (superadmins: every role but superadmin,
 # which only comes from configuration).
@@ -108,6 +152,8 @@ class Principal:
     user_id: int
     grants: tuple[RoleGrant, ...] = field(default=())
     is_superadmin: bool = False
+    # What each role allows in this deployment (who may reveal tipsters is configured).
+    table: PermissionTable = field(default=DEFAULT_PERMISSIONS, repr=False)
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -122,15 +168,15 @@ class Principal:
     def permissions(self) -> frozenset[Permission]:
         perms: set[Permission] = set()
         for role in self.roles:
-            perms |= ROLE_PERMISSIONS[role]
+            perms |= self.table.of(role)
         return frozenset(perms)
 
     def can(self, permission: Permission, scope: Scope | None = None) -> bool:
         """Whether the principal holds ``permission``, within ``scope`` if one is given."""
-        if self.is_superadmin:
+        if self.is_superadmin and permission in self.table.of(Role.SUPERADMIN):
             return True
         for role in self.roles:
-            if permission not in ROLE_PERMISSIONS[role]:
+            if permission not in self.table.of(role):
                 continue
             if scope is None:
                 return True
@@ -140,9 +186,9 @@ class Principal:
 
     def scopes_for(self, permission: Permission) -> list[Scope]:
         """Every scope in which the principal holds ``permission`` (superadmin: unrestricted)."""
-        if self.is_superadmin:
+        if self.is_superadmin and permission in self.table.of(Role.SUPERADMIN):
             return [UNRESTRICTED]
-        return [g.scope for g in self.grants if permission in ROLE_PERMISSIONS[g.role]]
+        return [g.scope for g in self.grants if permission in self.table.of(g.role)]
 
     def in_scope(self, permission: Permission, scope: Scope) -> bool:
         return self.can(permission, scope)

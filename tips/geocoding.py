@@ -5,6 +5,11 @@
 request per ``min_interval_s`` (Nominatim's usage policy: 1 request/s, a real user
 agent), with an in-memory LRU cache. Failures return None: the bot then asks for a
 location pin and keeps the address as text.
+
+``base_url`` is the server's address (``https://nominatim.openstreetmap.org``, your own
+Nominatim, or a test's fake), a path prefix allowed. The spacing follows ``monotonic``
+(the bot passes its clock, so tests that move their clock never wait); a wait never
+exceeds ``min_interval_s``, even when that clock steps back.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from groups.model import GeoPoint
 
@@ -27,7 +33,7 @@ class NominatimGeocoder:
         client: Any = None,
         *,
         user_agent: str = "six-circles",
-        domain: str | None = None,
+        base_url: str | None = None,
         timeout_s: float = 5.0,
         min_interval_s: float = 1.0,
         cache_size: int = 1000,
@@ -39,8 +45,9 @@ class NominatimGeocoder:
             from geopy.geocoders import Nominatim
 
             kwargs: dict[str, Any] = {"user_agent": user_agent, "timeout": timeout_s}
-            if domain:
-                kwargs["domain"] = domain
+            if base_url:
+                scheme, domain = split_base_url(base_url)
+                kwargs.update(scheme=scheme, domain=domain)
             client = Nominatim(**kwargs)
         self._client = client
         self._timeout = timeout_s
@@ -76,7 +83,7 @@ class NominatimGeocoder:
         async with self._lock:  # one request at a time, spaced by min_interval_s
             if query in self._cache:
                 return self._cache[query]
-            wait = self._last + self._interval - self._monotonic()
+            wait = min(self._interval, self._last + self._interval - self._monotonic())
             if wait > 0:
                 await self._sleep(wait)
             self._last = self._monotonic()
@@ -90,3 +97,16 @@ class NominatimGeocoder:
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
             return result
+
+
+def split_base_url(base_url: str) -> tuple[str, str]:
+    """``https://geo.example.org/nominatim/`` -> ``("https", "geo.example.org/nominatim")``
+    (geopy's ``scheme`` and ``domain``); ValueError unless an http(s) URL with a host."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            "must be an http:// or https:// URL, e.g. https://nominatim.openstreetmap.org"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or fragment")
+    return parts.scheme, (parts.netloc + parts.path).rstrip("/")

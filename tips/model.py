@@ -83,7 +83,7 @@ class TipLocation:
     point: GeoPoint | None = None
     accuracy_m: float | None = None
     address: str | None = None  # typed address, or a venue's address
-    title: str | None = None  # venue title
+    title: str | None = None  # venue title, or the place the geocoder matched
     live_key: str | None = None  # opaque key of a live location message (for updates)
     first_point: GeoPoint | None = None  # a live location's first point
 

@@ -71,23 +71,36 @@ class NullGeocoder:
         return None
 
 
-def visibility_for(actor: Principal, notice: NoticeInfo | None = None) -> Visibility:
+def visibility_for(
+    actor: Principal,
+    notice: NoticeInfo | None = None,
+    permission: Permission = Permission.VIEW_TIPS,
+) -> Visibility:
     """Superadmins, and a notice's author and investigators for its tips, see everything;
-    other officers see tips from the sectors/areas their VIEW_TIPS grants cover."""
-    if actor.is_superadmin:
-        return Visibility(everything=True)
+    other officers see tips from the sectors/areas their VIEW_TIPS grants cover.
+
+    With ``permission=REVEAL_TIPSTER``: whose tipsters the actor may reveal (the same
+    rule over the grants carrying "reveal tipster"; for a holder of it anywhere, a
+    notice's author and investigators cover all of its tips)."""
+    scopes = actor.scopes_for(permission)
+    if not scopes and permission is not Permission.VIEW_TIPS:
+        return Visibility()
     if notice is not None and (
         actor.user_id == notice.created_by or actor.user_id in notice.investigators
     ):
         return Visibility(everything=True)
-    scopes = actor.scopes_for(Permission.VIEW_TIPS)
     if any(s.sector is None and s.area is None for s in scopes):
         return Visibility(everything=True)
     return Visibility(scopes=tuple((s.sector, s.area) for s in scopes))
 
 
-def can_see(actor: Principal, tip: Tip, notice: NoticeInfo | None = None) -> bool:
-    vis = visibility_for(actor, notice)
+def can_see(
+    actor: Principal,
+    tip: Tip,
+    notice: NoticeInfo | None = None,
+    permission: Permission = Permission.VIEW_TIPS,
+) -> bool:
+    vis = visibility_for(actor, notice, permission)
     if vis.everything:
         return True
     return any(Scope(sec, area).covers(Scope(tip.sector, tip.area)) for sec, area in vis.scopes)
@@ -283,7 +296,11 @@ class TipService:
         except Exception:
             log.warning("geocoder failed", exc_info=True)
         if found is not None:
-            location = TipLocation(LocationSource.GEOCODED, point=found[0], address=address)
+            # The typed text stays the address; what the geocoder matched is the title, so
+            # the member and officers can tell whether it found the right place.
+            location = TipLocation(
+                LocationSource.GEOCODED, point=found[0], address=address, title=found[1] or None
+            )
             outcome = TextOutcome.GEOCODED
         else:
             location = TipLocation(LocationSource.ADDRESS, address=address)
@@ -513,12 +530,17 @@ class TipService:
     async def reveal(
         self, actor: Principal, code_text: str, reason: str
     ) -> tuple[Tip, TipsterIdentity | None]:
+        """The tipster of a tip, for a holder of "reveal tipster" whose grants cover the
+        tip; audited with the reason. Refusals reveal nothing and are not audited."""
         if not actor.can(Permission.REVEAL_TIPSTER):
-            raise PermissionDenied()
+            raise PermissionDenied("tips.reveal_not_allowed")
         reason = " ".join(reason.split())
         if len(reason) < 4:
             raise InvalidInput("tips.reveal_reason_needed")
-        tip = await self.tip_by_code(code_text)
+        tip = await self.visible_tip(actor, code_text)
+        notice = await self.notices.by_id(tip.notice_id) if tip.notice_id else None
+        if not can_see(actor, tip, notice, Permission.REVEAL_TIPSTER):
+            raise PermissionDenied("tips.reveal_out_of_scope", code=tip.code)
         identity = await self.repo.identity(tip.tip_id)
         await self._audit.record(
             AuditEntry(

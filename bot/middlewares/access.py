@@ -3,6 +3,9 @@
     @router.message(Command("grant"), flags={"perm": Permission.MANAGE_ROLES})
     @router.message(Command("bind"), flags={"chat": "group", "perm": Permission.MANAGE_GROUPS})
 
+A ``"deny"`` flag names the catalogue message of the refusal when it should say more than
+"not allowed" (e.g. ``/reveal``: who may reveal tipsters).
+
 A refusal answers politely, changes nothing and is logged.
 """
 
@@ -61,6 +64,6 @@ class AccessMiddleware(BaseMiddleware):
                 perm.value,
                 data.get("handler_name"),
             )
-            await respond(event, t("errors.permission_denied"))
+            await respond(event, t(get_flag(data, "deny") or "errors.permission_denied"))
             return None
         return await handler(event, data)

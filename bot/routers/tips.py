@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from aiogram import F, Router
@@ -78,6 +79,7 @@ from tips.model import (
     TipStatus,
     TipsterIdentity,
 )
+from tips.period import Period, parse_period
 from tips.ports import Geocoder
 from tips.service import TextOutcome, TipLimits, TipService
 
@@ -90,7 +92,12 @@ COMMANDS = (
     CommandSpec("forget", Permission.SEND_TIPS, "private", "<T-code>"),
     CommandSpec("tips", Permission.VIEW_TIPS, "private", "<notice ref> [page]"),
     CommandSpec("tipinfo", Permission.VIEW_TIPS, "private", "<T-code>"),
-    CommandSpec("near", Permission.VIEW_TIPS, "private", "<km> [notice ref] [status] [7d|24h]"),
+    CommandSpec(
+        "near",
+        Permission.VIEW_TIPS,
+        "private",
+        "<km> [notice ref] [status] [7d|24h|YYYY-MM-DD..YYYY-MM-DD]",
+    ),
     CommandSpec("tipexport", Permission.VIEW_TIPS, "private", "<notice ref>"),
     CommandSpec("tipstatus", Permission.HANDLE_TIPS, "private", "<T-code> <status>"),
     CommandSpec("reveal", Permission.REVEAL_TIPSTER, "private", "<T-code> <reason>"),
@@ -130,11 +137,13 @@ def build_geocoder(ctx: AppContext) -> Geocoder | None:
     s = ctx.settings
     if s.tips_geocoder != "nominatim":
         return None
+    clock = ctx.clock
     return NominatimGeocoder(
         user_agent=s.tips_nominatim_user_agent,
-        domain=s.tips_nominatim_domain,
+        base_url=s.tips_nominatim_url,
         timeout_s=s.tips_geocoder_timeout_s,
         country_codes=s.tips_nominatim_country_codes,
+        monotonic=lambda: clock.now().timestamp(),  # 1 request/s by the bot's clock
     )
 
 
@@ -251,9 +260,18 @@ def location_keyboard(t: Translator) -> ReplyKeyboardMarkup:
     )
 
 
-def parse_near_args(
-    args: list[str],
-) -> tuple[float, str | None, tuple[TipStatus, ...], timedelta | None]:
+@dataclass(frozen=True, slots=True)
+class NearArgs:
+    """``/near <km> [notice ref] [status...] [7d | 24h | 2026-11-01..2026-11-20]``."""
+
+    radius_km: float
+    ref: str | None = None
+    statuses: tuple[TipStatus, ...] = ()
+    span: timedelta | None = None  # the last 7 days, 24 hours... (from when the search runs)
+    period: Period | None = None  # calendar days in the team's time zone
+
+
+def parse_near_args(args: list[str], tz: tzinfo) -> NearArgs:
     if not args:
         raise InvalidInput("tips.near_usage")
     try:
@@ -263,6 +281,7 @@ def parse_near_args(
     ref: str | None = None
     statuses: list[TipStatus] = []
     span: timedelta | None = None
+    period: Period | None = None
     for raw in args[1:]:
         token = raw.strip()
         if REF_RE.fullmatch(token):
@@ -270,11 +289,17 @@ def parse_near_args(
         elif token.lower() in STATUS_ALIASES:
             statuses.append(STATUS_ALIASES[token.lower()])
         elif m := SPAN_RE.match(token):
+            if span is not None or period is not None:
+                raise InvalidInput("tips.near_two_periods")
             n = int(m.group(1))
             span = timedelta(days=n) if m.group(2).lower() == "d" else timedelta(hours=n)
+        elif (found := parse_period(token, tz)) is not None:
+            if span is not None or period is not None:
+                raise InvalidInput("tips.near_two_periods")
+            period = found
         else:
             raise InvalidInput("tips.near_bad_filter", token=token[:32])
-    return radius, ref, tuple(statuses), span
+    return NearArgs(radius, ref, tuple(statuses), span, period)
 
 
 def setup(ctx: AppContext) -> Router:
@@ -647,7 +672,14 @@ def setup(ctx: AppContext) -> Router:
         if status is not tip.status:
             await messenger.send(tip.tip_id, f"tips.status_changed.{status.value}")
 
-    @router.message(Command("reveal"), flags={"chat": "private", "perm": Permission.REVEAL_TIPSTER})
+    @router.message(
+        Command("reveal"),
+        flags={
+            "chat": "private",
+            "perm": Permission.REVEAL_TIPSTER,
+            "deny": "tips.reveal_not_allowed",
+        },
+    )
     async def reveal(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:
@@ -697,20 +729,32 @@ def setup(ctx: AppContext) -> Router:
         center: GeoPoint,
         data: dict[str, Any],
     ) -> None:
+        period = parse_period(data["period"], tz) if data.get("period") else None
+        since = period.since if period else None
+        if data.get("span_s"):
+            since = ctx.clock.now() - timedelta(seconds=data["span_s"])
         flt = NearFilter(
             notice_id=data.get("notice_id"),
             statuses=tuple(TipStatus(s) for s in data.get("statuses", [])),
-            since=ctx.clock.now() - timedelta(seconds=data["span_s"])
-            if data.get("span_s")
-            else None,
+            since=since,
+            until=period.until if period else None,
         )
         hits = await service.near(principal, center, float(data["radius_km"]), flt)
+        shown = ""
+        if period is not None:
+            first, last = period.first_day, period.last_day
+            shown = "\n" + t(
+                "tips.near_period",
+                first=first.isoformat() if first else "…",
+                last=last.isoformat() if last else "…",
+            )
         if not hits:
             await message.answer(
-                t("tips.near_empty", km=data["radius_km"]), reply_markup=ReplyKeyboardRemove()
+                t("tips.near_empty", km=data["radius_km"]) + shown,
+                reply_markup=ReplyKeyboardRemove(),
             )
             return
-        lines = [t("tips.near_header", km=data["radius_km"], count=len(hits))]
+        lines = [t("tips.near_header", km=data["radius_km"], count=len(hits)) + shown]
         for i, hit in enumerate(hits, start=1):
             lines.append(f"{i}. {list_line(t, hit.tip, tz, hit.distance_m)}")
         lines.append("")
@@ -725,15 +769,16 @@ def setup(ctx: AppContext) -> Router:
         principal: Principal,
         state: FSMContext,
     ) -> None:
-        radius, ref, statuses, span = parse_near_args((command.args or "").split())
-        if not 0 < radius <= service.limits.max_radius_km:
+        args = parse_near_args((command.args or "").split(), tz)
+        if not 0 < args.radius_km <= service.limits.max_radius_km:
             raise InvalidInput("tips.bad_radius", max_km=int(service.limits.max_radius_km))
-        notice = await service.notice_ref_filter(ref) if ref else None
-        data = {
-            "radius_km": radius,
+        notice = await service.notice_ref_filter(args.ref) if args.ref else None
+        data = {  # kept in the FSM storage while the location is awaited
+            "radius_km": args.radius_km,
             "notice_id": notice.notice_id if notice else None,
-            "statuses": [s.value for s in statuses],
-            "span_s": span.total_seconds() if span else None,
+            "statuses": [s.value for s in args.statuses],
+            "span_s": args.span.total_seconds() if args.span else None,
+            "period": args.period.label() if args.period else None,
         }
         replied = message.reply_to_message
         if replied is not None and (replied.location or replied.venue):
@@ -876,6 +921,13 @@ def setup(ctx: AppContext) -> Router:
             if outcome is TextOutcome.ADDRESS_ONLY:
                 await message.answer(t(key, steps=stored.steps), reply_markup=location_keyboard(t))
                 await message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
+                return
+            if outcome is TextOutcome.GEOCODED:
+                found = stored.locations[-1]
+                place = found.title or found.address or ""
+                await message.answer(
+                    t(key, steps=stored.steps, place=place[:300]), reply_markup=panel_keyboard(t)
+                )
                 return
             await ack(message, t, stored, key)
             return

@@ -5,8 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.i18n import Translator
 from bot.routers.tips import TipCb
@@ -15,6 +19,7 @@ from groups.roles import UNRESTRICTED, Role, Scope
 from storage.embedded import EmbeddedMongo
 from tests.e2e.harness import DEADLINE_S, SUPERADMIN_ID, BotRunner, Person, World, wait_until
 from tests.fakebot import FakeTelegram, tiny_png
+from tests.fakes.nominatim import FakeNominatim
 
 ZH = Translator("zh-CN")
 REF = "N-2611-07"
@@ -314,6 +319,102 @@ async def test_group_can_keep_replies_public(world: World) -> None:
     assert actions == ["group.tip_replies"] * 2
 
 
+# ---- typed addresses, geocoded by a (fake) Nominatim server ------------------------------
+
+ADDRESS = "城关镇人民路 100 号"
+MATCHED = "人民路 100 号, 城关镇, 杭州市, 浙江省, 中国"
+
+
+@pytest.fixture
+async def geo() -> AsyncIterator[FakeNominatim]:
+    async with FakeNominatim(prefix="/nominatim") as server:
+        server.add(ADDRESS, 30.2741, 120.1551, MATCHED)
+        yield server
+
+
+async def tip_with_address(person: Person, address: str, expected_key: str) -> dict[str, Any]:
+    """Start a tip, type a line of text, press Address, type ``address``."""
+    await person.says(f"/start tip_{REF}")
+    await person.expect(head("tips.panel_hint"))
+    await person.says("车就停在这里")
+    ack = await person.expect(head("tips.added"))
+    await person.presses(ack, ADDR)
+    await person.expect(head("tips.ask_address"))
+    await person.says(address)
+    return await person.expect(head(expected_key))
+
+
+async def send_draft(person: Person, panel: dict[str, Any]) -> str:
+    await person.presses(panel, SEND)
+    return code_in((await person.expect(head("tips.received")))["text"])
+
+
+async def test_typed_address_is_geocoded_cached_and_failures_ask_for_a_pin(
+    tg: FakeTelegram, runner: BotRunner, geo: FakeNominatim
+) -> None:
+    await runner.start(
+        tips_geocoder="nominatim",
+        tips_nominatim_url=geo.base_url,
+        tips_nominatim_user_agent="six-circles-e2e",
+    )
+    world = World(tg, runner)
+    await seed_notice(world)
+    ann = await member(world, "ann")
+
+    # A free-text address becomes the geocoded point; the typed text is kept.
+    found = await tip_with_address(ann, ADDRESS, "tips.added_geocoded")
+    assert MATCHED in found["text"]
+    (lookup,) = geo.requests
+    assert lookup.query == ADDRESS and lookup.user_agent == "six-circles-e2e"
+    assert lookup.params["format"] == "json" and lookup.params["countrycodes"] == "cn"
+    first = await send_draft(ann, found)
+    (tip,) = await tip_docs(world)
+    assert tip["code"] == first
+    point = {"type": "Point", "coordinates": [120.1551, 30.2741]}
+    assert tip["locations"] == [
+        {"source": "geocoded", "point": point, "address": ADDRESS, "title": MATCHED}
+    ]
+    assert tip["location_source"] == "geocoded" and tip["point"] == point
+
+    # The same address again (spaced differently) comes from the cache: no new request.
+    again = await tip_with_address(ann, "城关镇人民路  100 号", "tips.added_geocoded")
+    await send_draft(ann, again)
+    assert geo.queries() == [ADDRESS]
+    second = (await tip_docs(world))[1]
+    assert second["locations"][0]["source"] == "geocoded"
+    assert second["point"] == point
+
+    # The geocoder failing: the address is kept as text and the member is asked for a pin.
+    # (The bot spaces lookups 1 s apart by its clock: move it instead of waiting. Another
+    # member goes on, as ann's private chat has had a burst of messages by now.)
+    bob = await member(world, "bob")
+    geo.fail_with = 500
+    world.clock.advance(1)
+    failed = await tip_with_address(bob, "城关镇解放路 8 号", "tips.added_address_only")
+    keyboard = world.tg.message_rec(failed).sent_reply_markup
+    assert keyboard is not None and keyboard["keyboard"][0][0].get("request_location") is True
+    assert geo.queries() == [ADDRESS, "城关镇解放路 8 号"]
+    panel = await bob.expect(head("tips.panel_hint"))
+    await send_draft(bob, panel)
+    third = (await tip_docs(world))[2]
+    assert third["locations"] == [{"source": "address", "address": "城关镇解放路 8 号"}]
+    assert "point" not in third and "location_source" not in third  # no coordinates known
+
+    # No place found is the same for the member; the pin they then share is the best source.
+    geo.fail_with = None
+    world.clock.advance(1)
+    await tip_with_address(bob, "查无此地 999 号", "tips.added_address_only")
+    await bob.expect(head("tips.panel_hint"))
+    assert len(geo.requests) == 3 and geo.requests[-1].status == 200
+    await bob.sends(location=(30.2, 120.1))
+    pinned = await bob.expect(head("tips.added_location"))
+    await send_draft(bob, pinned)
+    fourth = (await tip_docs(world))[3]
+    assert [loc["source"] for loc in fourth["locations"]] == ["address", "telegram"]
+    assert fourth["locations"][0]["address"] == "查无此地 999 号"
+    assert fourth["location_source"] == "telegram"
+
+
 # ---- anonymity, threads, forget ---------------------------------------------------------
 
 
@@ -329,7 +430,7 @@ async def test_officers_see_a_pseudonym_and_reveals_are_audited(world: World) ->
     for secret in ("Ann", "@ann", str(ann.id)):
         assert secret not in card["text"]
     await op.says(f"/reveal {code} 想联系他")
-    await op.expect(ZH("errors.permission_denied"))
+    await op.expect(ZH("tips.reveal_not_allowed"))
     # An operator of another sector does not even learn the tip exists.
     other = await officer(world, "oscar", Role.OPERATOR, Scope("landlords"))
     await other.says(f"/tipinfo {code}")
@@ -344,6 +445,58 @@ async def test_officers_see_a_pseudonym_and_reveals_are_audited(world: World) ->
     entries = await world.app.ctx.audit.list(action="tip.reveal")
     assert len(entries) == 1 and entries[0].actor_id == SUPERADMIN_ID
     assert entries[0].details["reason"] == "需要当面询问目击细节"
+
+
+async def test_reveal_is_refused_to_investigators_by_default(world: World) -> None:
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    code = await send_tip(ann, world, "嫌疑人往东走了")
+    inv = await officer(world, "ivan", Role.INVESTIGATOR)
+    await inv.says("/help")
+    menu = await inv.expect(ZH("core.help_header"))
+    assert "/tipinfo" in menu["text"] and "/reveal" not in menu["text"]
+    await inv.says(f"/reveal {code} 需要当面询问目击细节")
+    refusal = await inv.expect(ZH("tips.reveal_not_allowed"))
+    for secret in ("Ann", "@ann", str(ann.id)):
+        assert secret not in refusal["text"]
+    await inv.expect_nothing_new()
+    assert await world.app.ctx.audit.list(action="tip.reveal") == []
+
+
+async def test_reveal_granted_to_investigators_by_configuration(
+    world: World, runner: BotRunner
+) -> None:
+    await runner.restart(reveal_tipster_roles="superadmin, investigator")
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    code = await send_tip(ann, world, "嫌疑人往东走了")
+    inv = await officer(world, "ivan", Role.INVESTIGATOR, Scope("drivers"))
+    manager = await officer(world, "mona", Role.MANAGER)
+    outsider = await officer(world, "otto", Role.INVESTIGATOR, Scope("landlords"))
+
+    await manager.says(f"/reveal {code} 想联系举报人")
+    await manager.expect(ZH("tips.reveal_not_allowed"))
+    await outsider.says(f"/reveal {code} 想联系举报人")  # another sector: not even found
+    await outsider.expect(head("tips.unknown_code"))
+    await world.idle()
+    assert await world.app.ctx.audit.list(action="tip.reveal") == []
+
+    await inv.says("/help")
+    menu = await inv.expect(ZH("core.help_header"))
+    assert "/reveal" in menu["text"]
+    await inv.says(f"/reveal {code}")
+    await inv.expect(head("tips.reveal_usage"))
+    await inv.says(f"/reveal {code} 需要当面询问目击细节")
+    shown = await inv.expect(head("tips.revealed"))
+    assert code in shown["text"] and str(ann.id) in shown["text"] and "@ann" in shown["text"]
+    (entry,) = await world.app.ctx.audit.list(action="tip.reveal")
+    assert entry.actor_id == inv.id and entry.details["reason"] == "需要当面询问目击细节"
+    assert entry.details["code"] == code
+    # Superadmins keep it: they are in the configured list.
+    boss = world.superadmin()
+    await boss.says(f"/reveal {code} 复核身份信息")
+    await boss.expect(head("tips.revealed"))
+    assert len(await world.app.ctx.audit.list(action="tip.reveal")) == 2
 
 
 async def test_two_way_thread_with_media_then_forget(world: World) -> None:
@@ -531,6 +684,64 @@ async def test_near_sorted_by_distance_and_exports_parse(world: World) -> None:
     assert {r["code"] for r in rows} == set(tips.values())
     assert all(str(ann.id) not in json.dumps(r, ensure_ascii=False) for r in rows)
     assert "Ann" not in raw
+
+
+async def send_tip_at(person: Person, lat: str) -> str:
+    await person.says(f"/start tip_{REF}")
+    await person.expect(head("tips.panel_hint"))
+    await person.says(f"{lat}, 120.0")
+    ack = await person.expect(head("tips.added_coordinates"))
+    await person.presses(ack, SEND)
+    return code_in((await person.expect(head("tips.received")))["text"])
+
+
+async def test_near_with_a_date_range_in_the_team_time_zone(world: World) -> None:
+    await seed_notice(world)
+    ann = await member(world, "ann")
+    codes: dict[str, str] = {}
+    # When each tip arrives (UTC; the team's zone is Asia/Shanghai, UTC+8) and where.
+    for name, at, lat in (
+        ("a", datetime(2026, 11, 23, 1, 0, tzinfo=UTC), "30.01"),  # 23 Nov 09:00 local
+        ("b", datetime(2026, 11, 24, 15, 59, tzinfo=UTC), "30.04"),  # 24 Nov 23:59 local
+        ("c", datetime(2026, 11, 24, 16, 0, tzinfo=UTC), "30.02"),  # 25 Nov 00:00 local
+        ("d", datetime(2026, 11, 25, 2, 0, tzinfo=UTC), "30.03"),  # 25 Nov 10:00 local
+    ):
+        world.clock.set(at)
+        codes[name] = await send_tip_at(ann, lat)
+    world.clock.set(datetime(2026, 11, 26, 1, 0, tzinfo=UTC))
+
+    inv = await officer(world, "ivan", Role.INVESTIGATOR, Scope("drivers"))
+
+    def listed(text: str) -> list[str]:
+        found = sorted((text.index(code), name) for name, code in codes.items() if code in text)
+        return [name for _, name in found]
+
+    # Asked for the centre afterwards: the range waits with the other filters.
+    await inv.says(f"/near 10 {REF} 2026-11-24..2026-11-25")
+    await inv.expect(head("tips.near_ask_location"))
+    await inv.sends(location=(30.0, 120.0))
+    listing = await inv.expect(head("tips.near_header"))
+    assert listed(listing["text"]) == ["c", "d", "b"]  # nearest first, "a" is before the range
+    assert "2026-11-24" in listing["text"] and "2026-11-25" in listing["text"]
+    pin = await inv.sends(location=(30.0, 120.0))
+    await inv.says("/near 10 ..2026-11-24", reply_to=pin)  # up to the end of the 24th
+    assert listed((await inv.expect(head("tips.near_header")))["text"]) == ["a", "b"]
+    await inv.says("/near 10 2026-11-25.. new", reply_to=pin)
+    assert listed((await inv.expect(head("tips.near_header")))["text"]) == ["c", "d"]
+    await inv.says("/near 10 2026-11-23", reply_to=pin)  # one day
+    assert listed((await inv.expect(head("tips.near_header")))["text"]) == ["a"]
+    await inv.says("/near 10 2026-11-26..", reply_to=pin)
+    await inv.expect(head("tips.near_empty"))
+
+    # Bad ranges are refused with a clear message; no location is asked for.
+    await inv.says("/near 10 2026-11-25..2026-11-24")
+    refusal = await inv.expect(head("tips.near_range_reversed"))
+    assert "2026-11-25" in refusal["text"] and "2026-11-24" in refusal["text"]
+    await inv.says("/near 10 2026-11-31..")
+    await inv.expect(head("tips.near_bad_date"))
+    await inv.says("/near 10 7d 2026-11-01..")
+    await inv.expect(head("tips.near_two_periods"))
+    await inv.expect_nothing_new()
 
 
 async def test_duplicate_update_delivery_makes_one_tip(world: World) -> None:

@@ -10,7 +10,7 @@ import pytest
 from groups.clock import ManualClock
 from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.model import GeoPoint
-from groups.roles import Principal, Role, RoleGrant, Scope
+from groups.roles import PermissionTable, Principal, Role, RoleGrant, Scope
 from storage.audit import MongoAuditLog
 from storage.client import Database
 from storage.tips import (
@@ -240,6 +240,7 @@ async def test_address_geocoding_off_failing_and_on(db: Database) -> None:
         assert got is outcome
         assert draft.locations[-1].source is source
         assert draft.locations[-1].address == "西湖区文三路 100 号"
+        assert draft.locations[-1].title == ("West Lake" if geocoder and geocoder.result else None)
         assert draft.expect.value == "content"
 
 
@@ -280,6 +281,39 @@ async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
     _, ident = await svc.reveal(SUPER, tips[0].code, "after forget")
     assert ident is None
     assert [t.code for t in await svc.mine(7)] == [general.code, tips[1].code]
+
+
+async def test_reveal_granted_to_a_role_follows_its_scopes(db: Database) -> None:
+    svc, _, _, audit = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    await svc.start(7, 7, 1, notice)
+    await svc.add_text(7, "drivers tip")
+    tip, _ = await svc.submit(who(7))  # sector "drivers"
+    table = PermissionTable.with_reveal([Role.SUPERADMIN, Role.INVESTIGATOR])
+
+    def person(uid: int, *grants: tuple[Role, Scope]) -> Principal:
+        return Principal(uid, tuple(RoleGrant(uid, r, s) for r, s in grants), table=table)
+
+    drivers = person(60, (Role.INVESTIGATOR, Scope("drivers")))
+    landlords = person(61, (Role.INVESTIGATOR, Scope("landlords")))
+    # Sees drivers' tips as a manager, but may reveal only in landlords (as investigator).
+    mixed = person(62, (Role.MANAGER, Scope("drivers")), (Role.INVESTIGATOR, Scope("landlords")))
+    on_notice = person(51, (Role.INVESTIGATOR, Scope("landlords")))
+    manager = person(63, (Role.MANAGER, Scope("drivers")))
+    with pytest.raises(PermissionDenied) as denied:
+        await svc.reveal(manager, tip.code, "need to call them")
+    assert denied.value.key == "tips.reveal_not_allowed"
+    with pytest.raises(NotFound):  # does not even learn that the tip exists
+        await svc.reveal(landlords, tip.code, "need to call them")
+    with pytest.raises(PermissionDenied) as denied:
+        await svc.reveal(mixed, tip.code, "need to call them")
+    assert denied.value.key == "tips.reveal_out_of_scope"
+    assert await audit.list(action="tip.reveal") == []  # refusals reveal and record nothing
+    for actor in (drivers, on_notice):
+        _, ident = await svc.reveal(actor, tip.code, "witness interview")
+        assert ident is not None and ident.user_id == 7
+    entries = await audit.list(action="tip.reveal")
+    assert sorted(e.actor_id for e in entries) == [51, 60]
 
 
 async def test_visibility_by_scope_and_notice_role(db: Database) -> None:

@@ -53,6 +53,42 @@ def test_unknown_timezone() -> None:
     assert "TIMEZONE" in describe_error(exc.value)
 
 
+def test_reveal_tipster_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    from groups.roles import Permission, Role
+
+    monkeypatch.delenv("REVEAL_TIPSTER_ROLES", raising=False)
+    default = make(bot_token=TOKEN)
+    assert default.reveal_tipster_roles == (Role.SUPERADMIN,)
+    assert default.permissions.reveal_tipster == frozenset({Role.SUPERADMIN})
+    monkeypatch.setenv("REVEAL_TIPSTER_ROLES", " Superadmin, investigator,investigator ")
+    s = make(bot_token=TOKEN)
+    assert s.reveal_tipster_roles == (Role.SUPERADMIN, Role.INVESTIGATOR)
+    assert Permission.REVEAL_TIPSTER in s.permissions.of(Role.INVESTIGATOR)
+    assert Permission.REVEAL_TIPSTER not in s.permissions.of(Role.MANAGER)
+    for bad, says in (("member", "member"), ("superadmin,chief", "'chief'"), (" , ", "at least")):
+        monkeypatch.setenv("REVEAL_TIPSTER_ROLES", bad)
+        with pytest.raises(ValidationError) as exc:
+            make(bot_token=TOKEN)
+        line = describe_error(exc.value)
+        assert line.startswith("invalid configuration: REVEAL_TIPSTER_ROLES:") and says in line
+
+
+def test_nominatim_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TIPS_NOMINATIM_URL", "TIPS_NOMINATIM_DOMAIN"):
+        monkeypatch.delenv(var, raising=False)
+    assert make(bot_token=TOKEN).tips_nominatim_url == "https://nominatim.openstreetmap.org"
+    own = make(bot_token=TOKEN, tips_nominatim_url=" https://geo.example.org/nominatim/ ")
+    assert own.tips_nominatim_url == "https://geo.example.org/nominatim"
+    with pytest.raises(ValidationError) as exc:
+        make(bot_token=TOKEN, tips_nominatim_url="geo.example.org")
+    assert "TIPS_NOMINATIM_URL" in describe_error(exc.value)
+    # The old setting is refused rather than ignored: addresses must not go elsewhere.
+    monkeypatch.setenv("TIPS_NOMINATIM_DOMAIN", "geo.example.org")
+    with pytest.raises(ValidationError) as exc:
+        make(bot_token=TOKEN)
+    assert "TIPS_NOMINATIM_URL=https://geo.example.org" in describe_error(exc.value)
+
+
 def test_redaction() -> None:
     from bot.logs import RedactingFilter
 

@@ -9,13 +9,13 @@ import pytest
 
 from groups.errors import InvalidInput
 from groups.model import GeoPoint
-from groups.roles import Principal, Role, RoleGrant, Scope
+from groups.roles import Permission, PermissionTable, Principal, Role, RoleGrant, Scope
 from tips.anonymity import opaque_key, pseudonym
 from tips.codes import ALPHABET, CODE_RE, new_code, normalize_code
 from tips.flood import FloodLimit
 from tips.geo import haversine_m, parse_coordinates
-from tips.geocoding import NominatimGeocoder
-from tips.model import LocationSource, NoticeInfo, TipLocation, best_location
+from tips.geocoding import NominatimGeocoder, split_base_url
+from tips.model import LocationSource, NoticeInfo, TipLocation, Visibility, best_location
 from tips.service import visibility_for
 
 
@@ -115,6 +115,21 @@ def test_visibility() -> None:
     assert visibility_for(Principal(9)).scopes == ()
 
 
+def test_reveal_visibility_follows_the_configured_roles() -> None:
+    notice = NoticeInfo("n1", "N-1", "t", "active", created_by=5, investigators=(6,))
+    reveal = Permission.REVEAL_TIPSTER
+    inv = Principal(6, (RoleGrant(6, Role.INVESTIGATOR, Scope("drivers")),))
+    assert visibility_for(inv, notice, reveal) == Visibility()  # default: superadmins only
+    assert visibility_for(Principal(1, is_superadmin=True), None, reveal).everything
+    table = PermissionTable.with_reveal([Role.INVESTIGATOR])
+    inv = Principal(6, inv.grants, table=table)
+    assert visibility_for(inv, notice, reveal).everything  # investigator on the notice
+    assert visibility_for(inv, None, reveal).scopes == (("drivers", None),)
+    boss = Principal(1, is_superadmin=True, table=table)
+    assert visibility_for(boss, notice, reveal) == Visibility()
+    assert visibility_for(boss).everything  # still sees every tip
+
+
 def test_haversine() -> None:
     assert haversine_m(GeoPoint(30, 120), GeoPoint(30.01, 120)) == pytest.approx(1112, rel=0.01)
 
@@ -181,6 +196,37 @@ async def test_nominatim_adapter_failure_is_not_fatal_nor_cached() -> None:
     assert await geo.geocode("West Lake") is None
     assert await geo.geocode("West Lake") is None
     assert len(client.queries) == 2
+
+
+async def test_nominatim_spacing_never_waits_longer_than_the_interval() -> None:
+    now = [1000.0]
+    sleeps: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        sleeps.append(s)
+
+    geo = NominatimGeocoder(
+        FakeNominatim(), min_interval_s=1.0, monotonic=lambda: now[0], sleep=fake_sleep
+    )
+    await geo.geocode("first")
+    now[0] -= 3600  # the clock stepped back an hour
+    await geo.geocode("second")
+    assert sleeps == [1.0]
+    now[0] += 3600 + 5  # later than the interval: no wait
+    await geo.geocode("third")
+    assert sleeps == [1.0] and geo.requests == 3
+
+
+def test_nominatim_base_url() -> None:
+    geo = NominatimGeocoder(user_agent="six-circles-test", base_url="http://127.0.0.1:8080/osm/")
+    assert geo._client.api == "http://127.0.0.1:8080/osm/search"
+    assert split_base_url("https://nominatim.openstreetmap.org") == (
+        "https",
+        "nominatim.openstreetmap.org",
+    )
+    for bad in ("nominatim.openstreetmap.org", "ftp://x.org", "https://", "https://x.org/?q=1"):
+        with pytest.raises(ValueError):
+            split_base_url(bad)
 
 
 def test_exports_parse_and_never_carry_identities() -> None:
