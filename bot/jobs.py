@@ -18,7 +18,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -68,6 +68,23 @@ class Jobs:
             run_date=when,
             args=[name],
             id=f"wake:{name}:{when.isoformat()}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def wake_in(self, name: str, seconds: float) -> None:
+        """Run sweep ``name`` once more in ``seconds`` (on the scheduler's own clock), e.g. to
+        retry work that has to wait for a claim to lapse. A hint, like ``wake_at``."""
+        if name not in self._sweeps or not self._scheduler.running:
+            return
+        when = datetime.now(UTC) + timedelta(seconds=seconds)
+        self._scheduler.add_job(
+            self._run,
+            "date",
+            run_date=when,
+            args=[name],
+            # One job per sweep and second: many notices asking at once make one run.
+            id=f"wake:{name}:in:{int(when.timestamp())}",
             replace_existing=True,
             misfire_grace_time=None,
         )
