@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from pymongo.errors import AutoReconnect
 
 from broadcasts.delivery import (
     ChatGone,
@@ -49,6 +47,7 @@ from storage.notices import (
     MongoNoticeRepository,
     MongoRecurrenceRepository,
 )
+from tests.flaky import FlakyDeliveries
 
 T0 = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
 BOSS = Principal(1001, is_superadmin=True)
@@ -104,72 +103,6 @@ class Script:
         self.edits[delivery.chat_id] += 1
         self.shown[delivery.chat_id] = notice
         return Sent(())
-
-
-class FlakyDeliveries(MongoDeliveryRepository):
-    """The real repository, whose calls fail while told to: the database away a moment
-    (the failure is raised before the call reaches the database)."""
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(db)
-        self.failing: Counter[tuple[str, int | None]] = Counter()
-        self.failed: Counter[tuple[str, int | None]] = Counter()
-
-    def fail(self, op: str, chat_id: int | None = None, times: int = 1) -> None:
-        self.failing[(op, chat_id)] += times
-
-    def _trip(self, op: str, chat_id: int | None = None) -> None:
-        for key in ((op, chat_id), (op, None)):
-            if self.failing[key] > 0:
-                self.failing[key] -= 1
-                self.failed[key] += 1
-                raise AutoReconnect("connection refused: the database is briefly away")
-
-    async def claim(
-        self, notice_id: str, worker: str, now: datetime, stale_before: datetime
-    ) -> Delivery | None:
-        self._trip("claim")
-        return await super().claim(notice_id, worker, now, stale_before)
-
-    async def step_done(
-        self,
-        notice_id: str,
-        chat_id: int,
-        lease: str,
-        step: int,
-        message_ids: Sequence[int],
-        now: datetime,
-        *,
-        pinned_id: int | None = None,
-    ) -> bool:
-        self._trip("step_done", chat_id)
-        return await super().step_done(
-            notice_id, chat_id, lease, step, message_ids, now, pinned_id=pinned_id
-        )
-
-    async def finish(
-        self,
-        notice_id: str,
-        chat_id: int,
-        state: DeliveryState,
-        now: datetime,
-        *,
-        lease: str | None = None,
-        reason: str | None = None,
-        revision: int = 0,
-        pinned_id: int | None = None,
-    ) -> bool:
-        self._trip("finish", chat_id)
-        return await super().finish(
-            notice_id,
-            chat_id,
-            state,
-            now,
-            lease=lease,
-            reason=reason,
-            revision=revision,
-            pinned_id=pinned_id,
-        )
 
 
 class Progress:
