@@ -78,13 +78,18 @@ class Jobs:
         if name not in self._sweeps or not self._scheduler.running:
             return
         when = datetime.now(UTC) + timedelta(seconds=seconds)
+        # At most one such wake per sweep, the earliest asked for: the run it makes asks
+        # again if there is still work that has to wait.
+        job_id = f"wake:{name}:in"
+        job = self._scheduler.get_job(job_id)
+        if job is not None and job.next_run_time is not None and job.next_run_time <= when:
+            return
         self._scheduler.add_job(
             self._run,
             "date",
             run_date=when,
             args=[name],
-            # One job per sweep and second: many notices asking at once make one run.
-            id=f"wake:{name}:in:{int(when.timestamp())}",
+            id=job_id,
             replace_existing=True,
             misfire_grace_time=None,
         )
