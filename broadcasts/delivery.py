@@ -491,9 +491,13 @@ class DeliveryEngine:
             return True
         # Deliveries left claimed after the notice stopped sending (a fresh copy for a group
         # that moved to a supergroup, or a group in the middle of its delivery when the
-        # notice was closed) are finished first, from the recorded step.
-        if notice.status is not NoticeStatus.SENDING and await self._fan_out(notice):
-            await self._complete(notice_id)
+        # notice was closed) are finished first, from the recorded step. Groups not reached
+        # yet never get a closed notice.
+        if notice.status is not NoticeStatus.SENDING:
+            if notice.status.is_closed:
+                await self._deliveries.cancel_pending(notice_id, "closed", self._clock.now())
+            if await self._fan_out(notice):
+                await self._complete(notice_id)
         await asyncio.gather(*(self._sync_worker(notice) for _ in range(self._concurrency)))
         if await self._deliveries.unsynced(notice_id, notice.revision) == 0:
             await self._notices.mark_synced(notice_id, notice.revision)

@@ -584,3 +584,17 @@ async def test_fresh_copy_interrupted_by_a_crash_is_finished_once(db: Database) 
     # Resumed after its album, the copy is edited once to be sure it shows the revision.
     assert script.edits[-1001] == 1
     assert n.notice_id not in await notices.with_work()
+
+
+async def test_closed_notice_never_reaches_groups_planned_but_not_reached(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(photos=(Photo("known"),)))
+    await svc.close(BOSS, n.ref, NoticeStatus.WITHDRAWN)
+    # A run that planned just as the notice was closed, and died.
+    await deliveries.plan(n, [Target(-1, "g1"), Target(-2, "g2")])
+    script, progress = Script(), Progress()
+    await engine(db, svc, clock, script, progress).run(n.notice_id)
+    assert script.got == Counter()
+    assert await deliveries.counts(n.notice_id) == DeliveryCounts(failed=2)
+    assert {d.reason for d in await deliveries.failures(n.notice_id)} == {"closed"}
+    assert n.notice_id not in await notices.with_work()
