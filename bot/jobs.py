@@ -18,7 +18,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -68,6 +68,28 @@ class Jobs:
             run_date=when,
             args=[name],
             id=f"wake:{name}:{when.isoformat()}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def wake_in(self, name: str, seconds: float) -> None:
+        """Run sweep ``name`` once more in ``seconds`` (on the scheduler's own clock), e.g. to
+        retry work that has to wait for a claim to lapse. A hint, like ``wake_at``."""
+        if name not in self._sweeps or not self._scheduler.running:
+            return
+        when = datetime.now(UTC) + timedelta(seconds=seconds)
+        # At most one such wake per sweep, the earliest asked for: the run it makes asks
+        # again if there is still work that has to wait.
+        job_id = f"wake:{name}:in"
+        job = self._scheduler.get_job(job_id)
+        if job is not None and job.next_run_time is not None and job.next_run_time <= when:
+            return
+        self._scheduler.add_job(
+            self._run,
+            "date",
+            run_date=when,
+            args=[name],
+            id=job_id,
             replace_existing=True,
             misfire_grace_time=None,
         )

@@ -281,17 +281,18 @@ class TelegramNoticeMessenger:
     ) -> Outcome:
         v = self.views
         bot = self._bot
+        # A closed notice is sent only as a fresh copy for a group that moved to a
+        # supergroup: the closed version, without the tip button.
+        markup = None if notice.status.is_closed else v.keyboard(notice)
         if step is Step.TEXT:
-            m = await bot.send_message(
-                chat_id, v.main_text(notice), reply_markup=v.keyboard(notice)
-            )
+            m = await bot.send_message(chat_id, v.main_text(notice), reply_markup=markup)
             return Sent((m.message_id,))
         if step is Step.PHOTO:
             m = await bot.send_photo(
                 chat_id,
                 _photo_input(notice.photos[0]),
                 caption=v.main_text(notice),
-                reply_markup=v.keyboard(notice),
+                reply_markup=markup,
             )
             fid = _largest(m)
             return Sent((m.message_id,), (fid,) if fid else ())
@@ -314,7 +315,7 @@ class TelegramNoticeMessenger:
             m = await bot.send_message(
                 chat_id,
                 v.buttons_text(notice),
-                reply_markup=v.keyboard(notice),
+                reply_markup=markup,
                 reply_parameters=reply,
             )
             return Sent((m.message_id,))

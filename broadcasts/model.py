@@ -139,6 +139,9 @@ class Delivery:
     shown_revision: int = 0
     pinned_id: int | None = None
     sent_at: datetime | None = None
+    # The claim this record was taken with (a fresh token per claim): every write of the
+    # holder names it, so a holder whose claim was taken over can no longer write.
+    lease: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -95,18 +95,34 @@ class DeliveryRepository(Protocol):
     async def claim(
         self, notice_id: str, worker: str, now: datetime, stale_before: datetime
     ) -> Delivery | None:
-        """Take the next pending delivery, or one left ``sending`` by another worker
-        whose claim is older than ``stale_before`` (pending -> sending)."""
+        """Take the next pending delivery, or one left ``sending`` whose claim is older than
+        ``stale_before`` (whoever held it, this worker included): pending|sending -> sending.
+
+        A claim is a lease: the returned delivery carries a fresh ``lease`` token that the
+        holder's writes below must name, and the holder keeps it fresh (``step_started``)."""
         ...
 
-    async def step_started(self, notice_id: str, chat_id: int, step: int, now: datetime) -> None:
-        """Record the intent to send ``step`` (refreshes the claim)."""
+    async def step_started(
+        self, notice_id: str, chat_id: int, lease: str, step: int, now: datetime
+    ) -> bool:
+        """Record the intent to send ``step`` and refresh the claim. False when the claim
+        is no longer ``lease`` (taken over after it went stale)."""
         ...
 
     async def step_done(
-        self, notice_id: str, chat_id: int, step: int, message_ids: Sequence[int], now: datetime
-    ) -> None:
-        """Record the messages a step produced; the next step is ``step + 1``."""
+        self,
+        notice_id: str,
+        chat_id: int,
+        lease: str,
+        step: int,
+        message_ids: Sequence[int],
+        now: datetime,
+        *,
+        pinned_id: int | None = None,
+    ) -> bool:
+        """Record that ``step`` is done (the next step is ``step + 1``) and every message
+        the group now has (``message_ids``: all of them, so writing it twice is harmless).
+        False when the claim is no longer ``lease``."""
         ...
 
     async def finish(
@@ -116,18 +132,34 @@ class DeliveryRepository(Protocol):
         state: DeliveryState,
         now: datetime,
         *,
+        lease: str | None = None,
         reason: str | None = None,
         revision: int = 0,
         pinned_id: int | None = None,
-    ) -> None: ...
+    ) -> bool:
+        """Mark a delivery sent or failed (only while it is still held by ``lease``, when
+        given). Idempotent: writing it twice is harmless."""
+        ...
 
     async def release(self, notice_id: str, chat_id: int, reason: str) -> None:
         """Give a claimed delivery back (transient failure): sending -> pending."""
         ...
 
-    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> bool:
-        """Move a delivery to the supergroup's new chat id. False when the new chat has
-        its own delivery already (the old one is then failed as ``migrated_duplicate``)."""
+    async def rechat(
+        self,
+        notice_id: str,
+        old_chat_id: int,
+        new_chat_id: int,
+        worker: str,
+        lease: str,
+        now: datetime,
+    ) -> Delivery | None:
+        """The group became a supergroup: move the delivery held by ``lease`` to the new
+        chat id, ready for a fresh copy there (step 0, no message ids: the old ones mean
+        nothing in the new chat), still claimed by ``worker`` with ``lease``.
+
+        None when the new chat has its own delivery already (the old one is then failed as
+        ``migrated_duplicate``) or the claim is no longer ``lease``."""
         ...
 
     async def counts(self, notice_id: str) -> DeliveryCounts: ...
@@ -139,12 +171,16 @@ class DeliveryRepository(Protocol):
     async def claim_sync(
         self, notice_id: str, revision: int, worker: str, now: datetime, stale_before: datetime
     ) -> Delivery | None:
-        """Take a sent delivery whose copy shows an older revision than ``revision``."""
+        """Take a sent delivery whose copy shows an older revision than ``revision`` (not
+        claimed, or claimed before ``stale_before``); it carries a fresh ``lease`` token."""
         ...
 
     async def synced(self, notice_id: str, chat_id: int, revision: int) -> None: ...
 
-    async def unsynced(self, notice_id: str, revision: int) -> int: ...
+    async def unsynced(self, notice_id: str, revision: int) -> int:
+        """Copies not up to date with ``revision``: sent ones showing an older revision,
+        and deliveries still pending or sending (a fresh copy being posted included)."""
+        ...
 
 
 class DraftRepository(Protocol):

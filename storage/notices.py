@@ -7,6 +7,7 @@ documented fields (docs/integration.md) are kept stable.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -179,6 +180,7 @@ def delivery_from(doc: Document) -> Delivery:
         shown_revision=int(doc.get("shown_revision", 0)),
         pinned_id=doc.get("pinned_id"),
         sent_at=doc.get("sent_at"),
+        lease=doc.get("lease"),
     )
 
 
@@ -314,6 +316,14 @@ def delivery_key(notice_id: str, chat_id: int) -> str:
     return f"{notice_id}:{chat_id}"
 
 
+def new_lease() -> str:
+    return uuid.uuid4().hex
+
+
+# Fields of a delivery that do not follow it to a supergroup's new chat id.
+MOVE_DROPS = frozenset({"sending_step", "sync_worker", "reason", "finished_at"})
+
+
 class MongoDeliveryRepository:
     """Deliveries. Workers claim records from a small in-process buffer of candidates
     (refilled with one query), each claim an atomic conditional update by ``_id``, so a
@@ -385,23 +395,31 @@ class MongoDeliveryRepository:
             if result.modified_count == 1:
                 for k, v in update.get("$set", {}).items():
                     doc[k] = v
+                for k, v in update.get("$inc", {}).items():
+                    doc[k] = doc.get(k, 0) + v
                 return doc
 
     async def claim(
         self, notice_id: str, worker: str, now: datetime, stale_before: datetime
     ) -> Delivery | None:
         update = {
-            "$set": {"state": DeliveryState.SENDING.value, "worker": worker, "claimed_at": now},
+            "$set": {
+                "state": DeliveryState.SENDING.value,
+                "worker": worker,
+                "claimed_at": now,
+                "lease": new_lease(),
+            },
             "$inc": {"attempts": 1},
         }
         doc = await self._take(
             f"claim:{notice_id}:{worker}",
             [
                 {"notice_id": notice_id, "state": DeliveryState.PENDING.value},
+                # A stale claim is a lapsed lease, whoever held it: another process that
+                # died, or this one after a database error left the record behind.
                 {
                     "notice_id": notice_id,
                     "state": DeliveryState.SENDING.value,
-                    "worker": {"$ne": worker},
                     "claimed_at": {"$lt": stale_before},
                 },
             ],
@@ -410,23 +428,34 @@ class MongoDeliveryRepository:
         )
         return delivery_from(doc) if doc else None
 
-    async def step_started(self, notice_id: str, chat_id: int, step: int, now: datetime) -> None:
-        await self._c.update_one(
-            {"_id": delivery_key(notice_id, chat_id)},
+    async def step_started(
+        self, notice_id: str, chat_id: int, lease: str, step: int, now: datetime
+    ) -> bool:
+        result = await self._c.update_one(
+            {"_id": delivery_key(notice_id, chat_id), "lease": lease},
             {"$set": {"sending_step": step, "claimed_at": now}},
         )
+        return result.matched_count == 1
 
     async def step_done(
-        self, notice_id: str, chat_id: int, step: int, message_ids: Sequence[int], now: datetime
-    ) -> None:
-        await self._c.update_one(
-            {"_id": delivery_key(notice_id, chat_id)},
-            {
-                "$set": {"step": step + 1, "claimed_at": now},
-                "$push": {"message_ids": {"$each": list(message_ids)}},
-                "$unset": {"sending_step": ""},
-            },
+        self,
+        notice_id: str,
+        chat_id: int,
+        lease: str,
+        step: int,
+        message_ids: Sequence[int],
+        now: datetime,
+        *,
+        pinned_id: int | None = None,
+    ) -> bool:
+        changes: Document = {"step": step + 1, "message_ids": list(message_ids), "claimed_at": now}
+        if pinned_id is not None:
+            changes["pinned_id"] = pinned_id
+        result = await self._c.update_one(
+            {"_id": delivery_key(notice_id, chat_id), "lease": lease},
+            {"$set": changes, "$unset": {"sending_step": ""}},
         )
+        return result.matched_count == 1
 
     async def finish(
         self,
@@ -435,17 +464,23 @@ class MongoDeliveryRepository:
         state: DeliveryState,
         now: datetime,
         *,
+        lease: str | None = None,
         reason: str | None = None,
         revision: int = 0,
         pinned_id: int | None = None,
-    ) -> None:
+    ) -> bool:
         changes: Document = {"state": state.value, "reason": reason, "finished_at": now}
         if state is DeliveryState.SENT:
-            changes |= {"sent_at": now, "shown_revision": revision, "pinned_id": pinned_id}
-        await self._c.update_one(
-            {"_id": delivery_key(notice_id, chat_id)},
-            {"$set": changes, "$unset": {"worker": "", "sending_step": ""}},
+            changes |= {"sent_at": now, "shown_revision": revision}
+            if pinned_id is not None:
+                changes["pinned_id"] = pinned_id
+        match: Document = {"_id": delivery_key(notice_id, chat_id)}
+        if lease is not None:
+            match["lease"] = lease
+        result = await self._c.update_one(
+            match, {"$set": changes, "$unset": {"worker": "", "sending_step": ""}}
         )
+        return result.matched_count == 1
 
     async def release(self, notice_id: str, chat_id: int, reason: str) -> None:
         await self._c.update_one(
@@ -456,30 +491,58 @@ class MongoDeliveryRepository:
             },
         )
 
-    async def rechat(self, notice_id: str, old_chat_id: int, new_chat_id: int) -> bool:
-        """The group became a supergroup: the record moves to the new id (a new ``_id``)."""
-        old = await self._c.find_one({"_id": delivery_key(notice_id, old_chat_id)})
+    async def rechat(
+        self,
+        notice_id: str,
+        old_chat_id: int,
+        new_chat_id: int,
+        worker: str,
+        lease: str,
+        now: datetime,
+    ) -> Delivery | None:
+        """The group became a supergroup: the record moves to the new id (a new ``_id``),
+        reset for a fresh copy there and still held by ``lease``."""
+        old_key, new_key = (
+            delivery_key(notice_id, old_chat_id),
+            delivery_key(notice_id, new_chat_id),
+        )
+        old = await self._c.find_one({"_id": old_key, "lease": lease})
         if old is None:
-            return False
-        new = dict(old) | {
-            "_id": delivery_key(notice_id, new_chat_id),
+            return None
+        new = {k: v for k, v in old.items() if k not in MOVE_DROPS} | {
+            "_id": new_key,
             "chat_id": new_chat_id,
             "migrated_from": old_chat_id,
+            "migrated_message_ids": list(old.get("message_ids", ())),
+            "state": DeliveryState.SENDING.value,
+            "step": 0,
+            "message_ids": [],
+            "pinned_id": None,
+            "worker": worker,
+            "claimed_at": now,
+            "lease": lease,
+            "sync_claimed_at": None,
         }
         try:
             await self._c.insert_one(new)
         except DuplicateKeyError:
+            existing = await self._c.find_one({"_id": new_key})
+            if existing is not None and existing.get("migrated_from") == old_chat_id:
+                # Moved already by an attempt interrupted before the old record was removed;
+                # whoever holds the moved record carries on with it.
+                await self._c.delete_one({"_id": old_key})
+                return delivery_from(existing) if existing.get("lease") == lease else None
             # The new supergroup was targeted as well: one delivery is enough.
             await self._c.update_one(
-                {"_id": old["_id"]},
+                {"_id": old_key, "lease": lease},
                 {
                     "$set": {"state": DeliveryState.FAILED.value, "reason": "migrated_duplicate"},
                     "$unset": {"worker": "", "sending_step": ""},
                 },
             )
-            return False
-        await self._c.delete_one({"_id": old["_id"]})
-        return True
+            return None
+        await self._c.delete_one({"_id": old_key})
+        return delivery_from(new)
 
     async def counts(self, notice_id: str) -> DeliveryCounts:
         found: dict[str, int] = {}
@@ -524,7 +587,7 @@ class MongoDeliveryRepository:
                 base | {"sync_claimed_at": {"$lt": stale_before}},
             ],
             ("state", "shown_revision", "sync_claimed_at"),
-            {"$set": {"sync_worker": worker, "sync_claimed_at": now}},
+            {"$set": {"sync_worker": worker, "sync_claimed_at": now, "lease": new_lease()}},
         )
         return delivery_from(doc) if doc else None
 
@@ -542,8 +605,10 @@ class MongoDeliveryRepository:
         return await self._c.count_documents(
             {
                 "notice_id": notice_id,
-                "state": DeliveryState.SENT.value,
-                "shown_revision": {"$lt": revision},
+                "$or": [
+                    {"state": DeliveryState.SENT.value, "shown_revision": {"$lt": revision}},
+                    {"state": {"$in": [DeliveryState.PENDING.value, DeliveryState.SENDING.value]}},
+                ],
             }
         )
 

@@ -381,6 +381,12 @@ def setup(ctx: AppContext) -> Router:
         service.plan_targets,
         concurrency=settings.notice_concurrency,
         stale_s=settings.notice_resume_after_s,
+        # The registry service (bot.routers.groups, set up first): a migration moves the
+        # group's members and applications too.
+        migrations=ctx.services.get("group_service"),
+        # A run that ended with work left (claims to lapse first): the deliver sweep runs
+        # again once they have (it runs every 5 s as well).
+        retry=lambda _notice_id, seconds: ctx.jobs.wake_in("notices.deliver", seconds),
     )
     broadcaster = Broadcaster(ctx, engine, notices, progress, service)
     ctx.provide(notice_service=service, broadcaster=broadcaster)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -13,6 +14,7 @@ from groups.roles import UNRESTRICTED, Role
 from storage.client import Document
 from tests.e2e.harness import SUPERADMIN_ID, Person, World, wait_until
 from tests.fakebot import TgError
+from tests.flaky import FlakyDeliveries
 
 # Groups: (chat id, title, sector, area)
 GROUPS = [
@@ -344,11 +346,20 @@ async def test_restart_mid_delivery_no_duplicate_no_gap(
     states = {d["state"] async for d in mongo_client[db_name].deliveries.find({})}
     assert "sending" in states
     await world.runner.start(send_global_per_s=25)
-    # The dead process still holds the scheduler lease and its claims; both go stale,
-    # the new process takes the lease over and its sweep resumes delivery.
-    world.clock.advance(61)
-    world.tg.advance(61)
+    # The dead process still holds the scheduler lease and its claims. The lease lapses
+    # first: the new process takes it over and runs the notice, but the claims are fresh.
+    world.clock.advance(31)
+    world.tg.advance(31)
     assert await world.app.ctx.jobs.renew()
+    await world.app.ctx.jobs.run_now("notices.deliver")
+    await world.app.ctx.services["broadcaster"].wait_idle()
+    assert set(reached()) == done_before
+    # That run asked for another once the claims have lapsed (the 5 s sweep runs too) ...
+    wake = world.app.ctx.scheduler.get_job("wake:notices.deliver:in")
+    assert wake is not None and wake.next_run_time > datetime.now(UTC) + timedelta(seconds=50)
+    # ... which resumes delivery.
+    world.clock.advance(30)
+    world.tg.advance(30)
     await world.app.ctx.jobs.run_now("notices.deliver")
     await inv.expect("delivered: 10 sent, 0 failed")
     for chat_id, *_ in many:
@@ -457,3 +468,104 @@ async def test_scheduled_notice_goes_out_on_time_and_expires(world: World) -> No
         )
     first = await world.db.notices.find_one({"ref": "N-2611-01"})
     assert first["status"] == "expired"
+
+
+async def test_database_error_mid_delivery_still_reaches_every_group_once(world: World) -> None:
+    await seed(world)
+    inv = await investigator(world)
+    # The engine's delivery repository: the real one, whose write after -1002's photo
+    # went out fails once (the database away a moment).
+    flaky = FlakyDeliveries(world.db)
+    flaky.fail("step_done", -1002)
+    world.app.ctx.services["broadcaster"]._engine._deliveries = flaky
+    summary = await compose(world, inv, photos=1)
+    await inv.presses(summary, nt("send"))
+    await inv.expect("delivered: 3 sent, 0 failed (of 3 groups)")
+    assert flaky.failed == {("step_done", -1002): 1}
+    for chat_id in (-1001, -1002, -1005):
+        (photo,) = group_msgs(world, chat_id)  # exactly once: the write was retried, not the send
+        d = await world.db.deliveries.find_one({"chat_id": chat_id})
+        assert d["state"] == "sent" and d["message_ids"] == [photo["message_id"]]
+    notice = await world.db.notices.find_one({})
+    assert notice["status"] == "active"
+
+
+async def test_groups_migrated_after_delivery_get_a_fresh_copy_of_updates(world: World) -> None:
+    await seed(world)
+    basic = [(-1009, "城关司机二群", "town-a"), (-1010, "新港司机二群", "town-b")]
+    for chat_id, title, area in basic:
+        world.tg.add_group(chat_id, title, type="group", member_count=50)
+        await world.app.ctx.groups.save(Group(chat_id, title, "drivers", area, member_count=50))
+    inv = await investigator(world)
+    ref = await send_notice(world, inv, photos=3, urgency="pin")
+    others = {c: group_msgs(world, c) for c in (-1001, -1002, -1005)}
+    before = {c: group_msgs(world, c) for c, *_ in basic}
+    assert all(len(m) == 4 for m in [*others.values(), *before.values()])
+    # Both basic groups become supergroups: -1009 quietly (the bot hears of it only when it
+    # next acts there), -1010 with the service messages, which the registry follows.
+    world.tg.migrate_group(-1009, -1000000009)
+    await world.tg.migrate_update(-1010, -1000000010)
+    await wait_until(
+        lambda: world.db.groups.count_documents({"_id": -1010, "migrated_to": -1000000010})
+    )
+    last_seq = world.tg.calls[-1].seq
+    new_ids = (-1000000009, -1000000010)
+    assert all(group_msgs(world, c) == [] for c in new_ids)
+
+    # Updating the text edits the copies in place, and posts a fresh copy in each supergroup.
+    await inv.says(f"/notice_update {ref}")
+    await inv.expect(f"Send the new text of notice {ref}")
+    await inv.says("UPDATE: last seen at the railway station, 14:00.")
+    confirm = await inv.expect("will be changed")
+    await inv.presses(confirm, Nm(a="upd", ref=ref).pack())
+    await inv.expect(f"Notice {ref} changed")
+    await wait_until(lambda: all(len(group_msgs(world, c)) == 4 for c in new_ids))
+    for c in new_ids:
+        album, button_msg = group_msgs(world, c)[:3], group_msgs(world, c)[3]
+        assert len({m["media_group_id"] for m in album}) == 1
+        assert "railway station" in album[0]["caption"] and ref in album[0]["caption"]
+        assert all(m.get("photo") for m in album)
+        (tip,) = buttons(button_msg)
+        assert tip["url"].endswith(f"start=tip_{ref}")
+        await wait_until(lambda c=c, first=album[0]: world.tg.pinned(c) == [first["message_id"]])
+    # Photos went by file id, as at delivery: the bot never uploaded a file again.
+    assert all(not c.files for c in world.tg.calls_of("sendMediaGroup") if c.seq > last_seq)
+    await wait_until(
+        lambda: all(
+            "railway station" in world.tg.current(m[0]).get("caption", "") for m in others.values()
+        )
+    )
+    await wait_until(lambda: world.db.notices.count_documents({"ref": ref, "dirty": False}))
+    groups = world.app.ctx.groups
+    for (old, *_), new in zip(basic, new_ids, strict=True):
+        assert (await groups.get(old)).migrated_to == new  # type: ignore[union-attr]
+        assert (await groups.get(new)).status is GroupStatus.ACTIVE  # type: ignore[union-attr]
+        d = await world.db.deliveries.find_one({"chat_id": new})
+        assert d["state"] == "sent" and d["shown_revision"] == 1 and d["migrated_from"] == old
+        assert d["message_ids"] == [m["message_id"] for m in group_msgs(world, new)]
+        assert await world.db.deliveries.count_documents({"chat_id": old}) == 0
+
+    # Closing edits the supergroups' fresh copies: marked, tip button gone, unpinned.
+    await inv.says(f"/notice_close {ref} solved")
+    confirm = await inv.expect(f'Mark notice {ref} as "solved"')
+    await inv.presses(confirm, Nm(a="close", ref=ref, v="solved").pack())
+    await inv.expect(f'Notice {ref} marked "solved"')
+    for c in (*new_ids, *others):
+        msgs = group_msgs(world, c)
+        await wait_until(lambda m=msgs[0]: "已破案" in world.tg.current(m).get("caption", ""))
+        await wait_until(
+            lambda m=msgs[3]: (
+                buttons(world.tg.current(m)) == [] and "已结束" in world.tg.current(m)["text"]
+            )
+        )
+        await wait_until(lambda c=c: world.tg.pinned(c) == [])
+    await wait_until(
+        lambda: world.db.notices.count_documents({"ref": ref, "status": "solved", "dirty": False})
+    )
+    assert all(len(group_msgs(world, c)) == 4 for c in new_ids)  # edited, not posted again
+    # Nothing reached the old chats after they moved: the one edit that found out failed.
+    for old, *_ in basic:
+        after = [c for c in world.tg.calls_of(chat_id=old) if c.seq > last_seq]
+        assert not any(c.ok for c in after), [(c.method, c.ok) for c in after]
+        assert group_msgs(world, old) == before[old]
+    assert len([c for c in world.tg.calls_of(chat_id=-1009) if c.seq > last_seq]) == 1

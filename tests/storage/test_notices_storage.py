@@ -32,6 +32,7 @@ from broadcasts.model import (
     Reward,
     Urgency,
 )
+from broadcasts.ports import Target
 from broadcasts.service import NoticeService
 from groups.clock import ManualClock
 from groups.errors import InvalidInput, NotFound, PermissionDenied
@@ -46,6 +47,7 @@ from storage.notices import (
     MongoNoticeRepository,
     MongoRecurrenceRepository,
 )
+from tests.flaky import FlakyDeliveries
 
 T0 = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
 BOSS = Principal(1001, is_superadmin=True)
@@ -62,6 +64,8 @@ class Script:
         self.next_id = 100
         self.crash_on: tuple[int, Step] | None = None
         self.edits: Counter[int] = Counter()
+        self.sync_answers: dict[int, list[Outcome]] = {}
+        self.shown: dict[int, Notice] = {}  # the notice as each chat's last step showed it
 
     async def send_step(
         self, notice: Notice, chat_id: int, step: Step, shown: tuple[int, ...]
@@ -72,6 +76,7 @@ class Script:
         if self.crash_on == (chat_id, step):
             raise asyncio.CancelledError  # the process dies mid-request
         self.got[(chat_id, step.value)] += 1
+        self.shown[chat_id] = notice
         n = len(notice.photos) if step is Step.ALBUM else 1
         self.uploads += (
             sum(1 for p in notice.photos if p.file_id is None)
@@ -92,7 +97,11 @@ class Script:
         return Sent(ids if step is not Step.PIN else (), fids)
 
     async def sync_copy(self, notice: Notice, delivery: Delivery) -> Outcome:
+        queued = self.sync_answers.get(delivery.chat_id)
+        if queued:
+            return queued.pop(0)
         self.edits[delivery.chat_id] += 1
+        self.shown[delivery.chat_id] = notice
         return Sent(())
 
 
@@ -142,13 +151,20 @@ def engine(
     messenger: Script,
     progress: Progress,
     worker: str = "w1",
+    *,
+    deliveries: MongoDeliveryRepository | None = None,
+    retries: list[tuple[str, float]] | None = None,
 ) -> DeliveryEngine:
     async def no_sleep(_: float) -> None:
         return None
 
+    def retry(notice_id: str, seconds: float) -> None:
+        if retries is not None:
+            retries.append((notice_id, seconds))
+
     return DeliveryEngine(
         MongoNoticeRepository(db),
-        MongoDeliveryRepository(db),
+        deliveries or MongoDeliveryRepository(db),
         MongoGroupRepository(db),
         messenger,
         progress,
@@ -159,6 +175,7 @@ def engine(
         stale_s=60,
         backoff_s=0,
         sleep=no_sleep,
+        retry=retry,
     )
 
 
@@ -393,6 +410,194 @@ async def test_closed_while_sending_stops_the_rest_and_reports_once(db: Database
     assert stored is not None and stored.sent_at is not None
     await eng.run(n.notice_id)  # a resumed run (or another worker) does not report again
     assert len(finals) == 1
+
+
+# -- claims are leases -----------------------------------------------------------------------
+async def test_own_stale_claim_is_reclaimed_and_a_fresh_one_is_not(db: Database) -> None:
+    _clock, _notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(photos=(Photo("known"),)))
+    await deliveries.plan(n, [Target(-1, "g1")])
+    nid, stale = n.notice_id, timedelta(seconds=60)
+
+    async def claim(worker: str, at: datetime) -> Delivery | None:
+        return await deliveries.claim(nid, worker, at, at - stale)
+
+    first = await claim("w1", T0)
+    assert first is not None and first.state is DeliveryState.SENDING and first.lease
+    # A fresh claim is nobody's to take, its holder's included.
+    assert await claim("w1", T0 + timedelta(seconds=30)) is None
+    assert await claim("w2", T0 + timedelta(seconds=30)) is None
+    # The holder keeps it fresh ...
+    assert await deliveries.step_started(nid, -1, first.lease, 0, T0 + timedelta(seconds=40))
+    assert await claim("w1", T0 + timedelta(seconds=61)) is None
+    # ... and once it has lapsed, the same worker id takes it over, under a new lease.
+    again = await claim("w1", T0 + timedelta(seconds=101))
+    assert again is not None and again.chat_id == -1 and again.attempts == 2
+    assert again.lease and again.lease != first.lease
+    # The old holder's writes are refused from then on; the new holder's go through, and
+    # writing the same step twice (a retry after a lost reply) changes nothing.
+    later = T0 + timedelta(seconds=102)
+    assert not await deliveries.step_started(nid, -1, first.lease, 0, later)
+    assert not await deliveries.step_done(nid, -1, first.lease, 0, [7], later)
+    assert not await deliveries.finish(nid, -1, DeliveryState.SENT, later, lease=first.lease)
+    assert await deliveries.step_done(nid, -1, again.lease, 0, [8], later)
+    assert await deliveries.step_done(nid, -1, again.lease, 0, [8], later)
+    assert await deliveries.finish(nid, -1, DeliveryState.SENT, later, lease=again.lease)
+    (d,) = await deliveries.list(nid)
+    assert (d.state, d.step, d.message_ids) == (DeliveryState.SENT, 1, (8,))
+    assert await claim("w1", T0 + timedelta(days=1)) is None  # finished: nothing to take
+
+
+async def test_database_error_once_mid_delivery_still_delivers_everyone_once(
+    db: Database,
+) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft())
+    flaky = FlakyDeliveries(db)
+    flaky.fail("step_done", -3)  # the album went out to -3; recording it fails once
+    flaky.fail("claim")  # and one claim fails
+    script, progress, retries = Script(), Progress(), []
+    await engine(db, svc, clock, script, progress, deliveries=flaky, retries=retries).run(
+        n.notice_id
+    )
+    assert flaky.failed == {("step_done", -3): 1, ("claim", None): 1}
+    assert set(script.got) == {(c, s) for c in range(-6, 0) for s in ("album", "buttons")}
+    assert max(script.got.values()) == 1  # the write was tried again, not the send
+    stored = await notices.get(n.notice_id)
+    assert stored is not None and stored.status is NoticeStatus.ACTIVE
+    assert all(
+        d.state is DeliveryState.SENT and len(d.message_ids) == 4
+        for d in await deliveries.list(n.notice_id)
+    )
+    assert progress.final is not None and progress.final[0] == DeliveryCounts(sent=6)
+    assert retries == []  # nothing left over
+
+
+async def test_delivery_left_claimed_by_a_database_error_is_taken_over_by_its_own_worker(
+    db: Database,
+) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft())
+    flaky = FlakyDeliveries(db)
+    # Every step of -3 is recorded, then the database stays away longer than the engine
+    # tries the last write again in place: -3 is left claimed by this very worker.
+    flaky.fail("finish", -3, times=6)
+    script, progress, retries = Script(), Progress(), []
+    eng = engine(db, svc, clock, script, progress, deliveries=flaky, retries=retries)
+    await eng.run(n.notice_id)  # the other groups are not held up by it
+    assert flaky.failed == {("finish", -3): 6}
+    by_chat = {d.chat_id: d for d in await deliveries.list(n.notice_id)}
+    assert by_chat.pop(-3).state is DeliveryState.SENDING
+    assert all(d.state is DeliveryState.SENT for d in by_chat.values())
+    assert (await notices.get(n.notice_id)).status is NoticeStatus.SENDING  # type: ignore[union-attr]
+    assert progress.final is None
+    # The run asked to be run again once the claim has lapsed.
+    assert retries == [(n.notice_id, 61.0)]
+    await eng.run(n.notice_id)  # too early: the claim is still fresh
+    assert (await deliveries.counts(n.notice_id)).sending == 1
+    assert len(retries) == 2
+    clock.advance(61)
+    await eng.run(n.notice_id)  # the same worker id takes its own lapsed claim over
+    assert (await notices.get(n.notice_id)).status is NoticeStatus.ACTIVE  # type: ignore[union-attr]
+    assert all(d.state is DeliveryState.SENT for d in await deliveries.list(n.notice_id))
+    assert set(script.got) == {(c, s) for c in range(-6, 0) for s in ("album", "buttons")}
+    assert max(script.got.values()) == 1  # -3's steps were recorded: none went out again
+    assert progress.final is not None and progress.final[0] == DeliveryCounts(sent=6)
+    assert len(retries) == 2
+
+
+# -- groups that became supergroups after they got the notice ----------------------------------
+async def test_group_migrated_after_delivery_gets_a_fresh_copy_then_edits(db: Database) -> None:
+    clock, _notices, deliveries, groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(urgency=Urgency.URGENT, pin=True))
+    script, progress = Script(), Progress()
+    eng = engine(db, svc, clock, script, progress)
+    await eng.run(n.notice_id)
+    old_ids = next(d for d in await deliveries.list(n.notice_id) if d.chat_id == -1).message_ids
+    # -1 became the supergroup -1001 since: editing its copy says so.
+    script.sync_answers = {-1: [Migrated(-1001)]}
+    await svc.update(BOSS, n.ref, body="新的描述")
+    await eng.run(n.notice_id)
+    assert (await groups.get(-1)).status is GroupStatus.MIGRATED  # type: ignore[union-attr]
+    assert (await groups.get(-1001)).status is GroupStatus.ACTIVE  # type: ignore[union-attr]
+    by_chat = {d.chat_id: d for d in await deliveries.list(n.notice_id)}
+    assert -1 not in by_chat
+    moved = by_chat[-1001]
+    # A fresh copy of the notice as it now is, pinned like the first one, recorded.
+    assert [script.got[(-1001, s)] for s in ("album", "buttons", "pin")] == [1, 1, 1]
+    assert script.shown[-1001].body == "新的描述"
+    assert moved.state is DeliveryState.SENT and moved.shown_revision == 1
+    assert len(moved.message_ids) == 4 and not set(moved.message_ids) & set(old_ids)
+    assert moved.pinned_id == moved.message_ids[0]
+    doc = await db.deliveries.find_one({"chat_id": -1001})
+    assert doc is not None and doc["migrated_from"] == -1
+    assert doc["migrated_message_ids"] == list(old_ids)
+    assert script.edits[-1001] == 0 and all(script.edits[c] == 1 for c in range(-6, -1))
+    assert n.notice_id not in await _notices.with_work()
+    # Closing edits the fresh copy (and no other message goes to the supergroup).
+    await svc.close(BOSS, n.ref, NoticeStatus.SOLVED)
+    await eng.run(n.notice_id)
+    assert script.edits[-1001] == 1 and script.shown[-1001].status is NoticeStatus.SOLVED
+    assert [script.got[(-1001, s)] for s in ("album", "buttons", "pin")] == [1, 1, 1]
+    assert all(d.shown_revision == 2 for d in await deliveries.list(n.notice_id))
+
+
+async def test_group_migrated_found_when_closing_gets_the_closed_version(db: Database) -> None:
+    clock, _notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(urgency=Urgency.URGENT, pin=True))
+    script, progress = Script(), Progress()
+    eng = engine(db, svc, clock, script, progress)
+    await eng.run(n.notice_id)
+    script.sync_answers = {-2: [Migrated(-1002)]}
+    await svc.close(BOSS, n.ref, NoticeStatus.WITHDRAWN)
+    await eng.run(n.notice_id)
+    # The closed version, not pinned (the other copies are unpinned on closing).
+    assert [script.got[(-1002, s)] for s in ("album", "buttons", "pin")] == [1, 1, 0]
+    assert script.shown[-1002].status is NoticeStatus.WITHDRAWN
+    moved = next(d for d in await deliveries.list(n.notice_id) if d.chat_id == -1002)
+    assert moved.state is DeliveryState.SENT and moved.pinned_id is None
+    assert moved.shown_revision == 1
+
+
+async def test_fresh_copy_interrupted_by_a_crash_is_finished_once(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db, n_groups=1)
+    n = await svc.submit(BOSS, draft())
+    script, progress = Script(), Progress()
+    await engine(db, svc, clock, script, progress, "old").run(n.notice_id)
+    script.sync_answers = {-1: [Migrated(-1001)]}
+    script.crash_on = (-1001, Step.BUTTONS)  # the album reached the supergroup, then death
+    await svc.update(BOSS, n.ref, body="新的描述")
+    with pytest.raises(asyncio.CancelledError):
+        await engine(db, svc, clock, script, progress, "old").run(n.notice_id)
+    (d,) = await deliveries.list(n.notice_id)
+    assert (d.chat_id, d.state, d.step) == (-1001, DeliveryState.SENDING, 1)
+    assert n.notice_id in await notices.with_work()  # the notice still has work
+    script.crash_on = None
+    fresh = engine(db, svc, clock, script, progress, "new")
+    await fresh.run(n.notice_id)  # the dead worker's claim has not lapsed yet
+    assert script.got[(-1001, "buttons")] == 0
+    clock.advance(61)
+    await fresh.run(n.notice_id)
+    assert script.got[(-1001, "album")] == 1 and script.got[(-1001, "buttons")] == 1
+    (d,) = await deliveries.list(n.notice_id)
+    assert d.state is DeliveryState.SENT and len(d.message_ids) == 4 and d.shown_revision == 1
+    # Resumed after its album, the copy is edited once to be sure it shows the revision.
+    assert script.edits[-1001] == 1
+    assert n.notice_id not in await notices.with_work()
+
+
+async def test_closed_notice_never_reaches_groups_planned_but_not_reached(db: Database) -> None:
+    clock, notices, deliveries, _groups, svc = await setup(db)
+    n = await svc.submit(BOSS, draft(photos=(Photo("known"),)))
+    await svc.close(BOSS, n.ref, NoticeStatus.WITHDRAWN)
+    # A run that planned just as the notice was closed, and died.
+    await deliveries.plan(n, [Target(-1, "g1"), Target(-2, "g2")])
+    script, progress = Script(), Progress()
+    await engine(db, svc, clock, script, progress).run(n.notice_id)
+    assert script.got == Counter()
+    assert await deliveries.counts(n.notice_id) == DeliveryCounts(failed=2)
+    assert {d.reason for d in await deliveries.failures(n.notice_id)} == {"closed"}
+    assert n.notice_id not in await notices.with_work()
 
 
 async def test_plan_writes_in_chunks_and_is_idempotent(db: Database) -> None:
