@@ -187,6 +187,7 @@ class DeliveryEngine:
         self._sleep = sleep
         self._migrations: ChatMigrations = migrations or _RepositoryMigrations(groups)
         self._retry = retry
+        self._priming: list[asyncio.Future[None]] = []
 
     async def _claim(self, notice_id: str) -> Delivery | None:
         now = self._clock.now()
@@ -255,6 +256,7 @@ class DeliveryEngine:
             delivered = False
             if primed is not None:
                 await self._fan_out(primed)
+                await self._settle_priming()
                 delivered = await self._complete(notice_id)
         return await self.sync(notice_id) and delivered
 
@@ -265,8 +267,10 @@ class DeliveryEngine:
 
     async def _prime(self, notice: Notice) -> Notice | None:
         """Upload photos once: deliver to groups one by one until every photo has a
-        file id, so the fan-out that follows sends by id only. None: not now (the notice
-        is gone, or the database keeps failing)."""
+        file id, so the fan-out that follows sends by id only. The fan-out starts as soon
+        as the ids are known (the first group's remaining steps finish alongside it, in
+        ``self._priming``). None: not now (the notice is gone, or the database keeps
+        failing)."""
         current: Notice | None = notice
 
         async def one() -> bool:
@@ -277,13 +281,30 @@ class DeliveryEngine:
             d = await self._claim(notice.notice_id)
             if d is None:
                 return False
-            await self._deliver(current, d)
+            primed = asyncio.Event()
+            task = asyncio.ensure_future(self._deliver(current, d, primed=primed))
+            ready = asyncio.ensure_future(primed.wait())
+            try:
+                await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
+            if task.done():
+                task.result()  # a failure is the guard's to handle
+            else:
+                self._priming.append(task)
             current = await self._notices.get(notice.notice_id)
             return current is not None
 
         if not await self._guarded(f"delivery of notice {notice.notice_id}", one):
+            await self._settle_priming()
             return None  # the uploads did not get through: a later run tries again
         return current
+
+    async def _settle_priming(self) -> None:
+        tasks, self._priming = self._priming, []
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, BaseException):
+                log.error("first delivery failed", exc_info=result)
 
     async def _worker(self, notice: Notice) -> int:
         taken = 0
@@ -323,7 +344,11 @@ class DeliveryEngine:
             if not call.done():
                 call.cancel()
 
-    async def _deliver(self, notice: Notice, d: Delivery) -> None:
+    async def _deliver(
+        self, notice: Notice, d: Delivery, *, primed: asyncio.Event | None = None
+    ) -> None:
+        """Send a delivery's remaining steps; ``primed`` is set once every photo of the
+        notice has a Telegram file id."""
         steps = plan_steps(notice)
         chat = d.chat_id
         step = d.step
@@ -355,7 +380,8 @@ class DeliveryEngine:
                     pinned = shown[0] if shown else None
                 else:
                     shown.extend(outcome.message_ids)
-                if not await self._persist(
+                # The last step is recorded by ``finish`` (one write less per group).
+                if step < len(steps) - 1 and not await self._persist(
                     "step_done",
                     self._deliveries.step_done,
                     nid,
@@ -376,6 +402,8 @@ class DeliveryEngine:
                         outcome.file_ids,
                     )
                     notice = fresh or notice
+                if primed is not None and all(p.file_id is not None for p in notice.photos):
+                    primed.set()
                 step += 1
             elif isinstance(outcome, Migrated) and migrations < 3:
                 migrations += 1
@@ -413,6 +441,8 @@ class DeliveryEngine:
             lease=lease,
             revision=notice.revision if whole else 0,
             pinned_id=pinned,
+            message_ids=tuple(shown),
+            steps=len(steps),
         ):
             self._lost(nid, chat)
             return

@@ -136,9 +136,12 @@ class DeliveryRepository(Protocol):
         reason: str | None = None,
         revision: int = 0,
         pinned_id: int | None = None,
+        message_ids: Sequence[int] | None = None,
+        steps: int | None = None,
     ) -> bool:
         """Mark a delivery sent or failed (only while it is still held by ``lease``, when
-        given). Idempotent: writing it twice is harmless."""
+        given). ``message_ids``/``steps``: the last step's record written in the same
+        write. Idempotent: writing it twice is harmless."""
         ...
 
     async def release(self, notice_id: str, chat_id: int, reason: str) -> None:

@@ -468,12 +468,18 @@ class MongoDeliveryRepository:
         reason: str | None = None,
         revision: int = 0,
         pinned_id: int | None = None,
+        message_ids: Sequence[int] | None = None,
+        steps: int | None = None,
     ) -> bool:
         changes: Document = {"state": state.value, "reason": reason, "finished_at": now}
         if state is DeliveryState.SENT:
             changes |= {"sent_at": now, "shown_revision": revision}
             if pinned_id is not None:
                 changes["pinned_id"] = pinned_id
+        if message_ids is not None:
+            changes["message_ids"] = list(message_ids)
+        if steps is not None:
+            changes["step"] = steps
         match: Document = {"_id": delivery_key(notice_id, chat_id)}
         if lease is not None:
             match["lease"] = lease

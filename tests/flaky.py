@@ -68,6 +68,8 @@ class FlakyDeliveries(MongoDeliveryRepository):
         reason: str | None = None,
         revision: int = 0,
         pinned_id: int | None = None,
+        message_ids: Sequence[int] | None = None,
+        steps: int | None = None,
     ) -> bool:
         self._trip("finish", chat_id)
         return await super().finish(
@@ -79,4 +81,6 @@ class FlakyDeliveries(MongoDeliveryRepository):
             reason=reason,
             revision=revision,
             pinned_id=pinned_id,
+            message_ids=message_ids,
+            steps=steps,
         )
