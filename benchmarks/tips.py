@@ -55,7 +55,7 @@ from aiohttp import web  # noqa: E402
 from bot.app import App  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.routers.tips import TipCb  # noqa: E402
-from bot.runner import run  # noqa: E402
+from bot.runner import freeze_heap, run  # noqa: E402
 from groups.model import Group  # noqa: E402
 from groups.roles import UNRESTRICTED, Role  # noqa: E402
 from storage.embedded import free_port  # noqa: E402
@@ -398,6 +398,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             )
             stop = asyncio.Event()
             ready: asyncio.Future[App] = asyncio.get_running_loop().create_future()
+            freeze_heap()  # as ``python -m bot`` does at start-up
             runner = asyncio.create_task(run(settings, stop, on_ready=ready.set_result))
             done, _ = await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
             if ready not in done:

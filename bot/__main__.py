@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings, describe_error
 from bot.logs import configure_logging
-from bot.runner import StartupError, run
+from bot.runner import StartupError, freeze_heap, run
 from storage.client import DatabaseUnavailable
 
 
@@ -20,6 +20,7 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    freeze_heap()
     await run(settings, stop)
 
 

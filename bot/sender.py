@@ -77,7 +77,8 @@ def request_cost(method: TelegramMethod[Any]) -> int:
 
 class Pacer:
     """An async gate over the pure RateLimiter: waiters are served urgent first, then in
-    arrival order; a waiter held only by its own chat's limit does not hold others."""
+    arrival order; a waiter held only by its own chat's limit does not hold others, and
+    one waiting for several global units lets a few single ones past (bounded)."""
 
     def __init__(self, limiter: RateLimiter, clock: Callable[[], float] = time.monotonic) -> None:
         self.limiter = limiter
@@ -86,6 +87,7 @@ class Pacer:
         self._waiters: list[tuple[int, int, int | None, int, asyncio.Future[None]]] = []
         self._event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._bypassed: dict[int, int] = {}  # waiter seq -> units let past it
         self.stats: Counter[str] = Counter()
 
     async def acquire(self, chat_id: int | None, cost: int, urgent: bool = False) -> None:
@@ -117,17 +119,27 @@ class Pacer:
             now = self._clock()
             next_t = float("inf")
             keep = []
-            global_blocked = False
+            # The first waiter the global limit holds back. Nobody behind it takes a global
+            # slot first, except a cheaper request of the same urgency using units it cannot
+            # use yet (a button message while an album of 3 waits for 3 free units), and
+            # fewer units in all than the blocked one's own cost, so it is delayed a little
+            # but never starved.
+            blocked: tuple[int, int, int] | None = None  # urgency, seq, cost
             for w in self._waiters:
-                _, _, chat_id, cost, fut = w
+                urgency, seq, chat_id, cost, fut = w
                 if fut.done():
                     continue
-                if global_blocked:
+                if blocked is not None and not (
+                    urgency == blocked[0]
+                    and cost < blocked[2]
+                    and self._bypassed.get(blocked[1], 0) + cost < blocked[2]
+                ):
                     keep.append(w)
                     continue
                 g = self.limiter.global_ready_at(cost, now)
                 if g > now:
-                    global_blocked = True  # nobody behind may take a global slot first
+                    if blocked is None:
+                        blocked = (urgency, seq, cost)
                     next_t = min(next_t, g)
                     keep.append(w)
                     continue
@@ -137,12 +149,18 @@ class Pacer:
                     keep.append(w)
                     continue
                 self.limiter.take(chat_id, cost, now)
+                if blocked is not None:
+                    self._bypassed[blocked[1]] = self._bypassed.get(blocked[1], 0) + cost
+                self._bypassed.pop(seq, None)
                 fut.set_result(None)
             self._waiters = keep
             rounds += 1
             if rounds % 1000 == 0:
                 self.limiter.forget_idle(now)
+                live = {w[1] for w in keep}
+                self._bypassed = {k: v for k, v in self._bypassed.items() if k in live}
             if not keep:
+                self._bypassed.clear()
                 break
             self._event.clear()
             with contextlib.suppress(TimeoutError):

@@ -34,6 +34,10 @@ class Limits:
     # second's allowance does not leave in one burst (jitter would let bursts overlap
     # inside Telegram's window). 1: no smoothing.
     global_slices: int = 4
+    # The global window is this much longer (seconds, not scaled): requests reach Telegram
+    # a few milliseconds apart from when they were let go, and a message let go exactly one
+    # window after another may arrive just inside it.
+    jitter_s: float = 0.01
     # How the 429 back-off behaves.
     slowdown: float = 0.8  # global rate multiplied by this after a cluster of 429s
     min_factor: float = 0.2
@@ -107,9 +111,10 @@ class RateLimiter:
         self._factor = 1.0
         self._last_429 = float("-inf")
         self._span = 1.0 / limits.time_scale
-        self._global = Window(limits.global_per_s, self._span)
+        self._global = Window(1, self._span)
         self._slices = max(1, limits.global_slices)
-        self._smooth = Window(self._slice_limit(), self._span / self._slices)
+        self._smooth = Window(1, self._span / self._slices)
+        self._set_global_limit()
         self._groups: dict[int, Window] = {}
         self._chats: dict[int, Window] = {}
         self._blocked: dict[int | None, float] = {}  # chat (None: everything) -> until
@@ -158,7 +163,14 @@ class RateLimiter:
         return float(math.ceil(self._global.limit / self._slices) + 1)
 
     def _set_global_limit(self) -> None:
-        self._global.limit = max(1.0, self.limits.global_per_s * self._factor)
+        # Whole messages per window (28.5/s: 28 in any second; a window shortened to fit the
+        # fraction would let more than 28 into some second of Telegram's), plus the margin
+        # for jitter. Slowed down, never below one per second (or the setting, if lower);
+        # below one per second, the window grows instead.
+        rate = max(min(1.0, self.limits.global_per_s), self.limits.global_per_s * self._factor)
+        whole = max(1, math.floor(rate))
+        self._global.limit = whole
+        self._global.span = max(1.0, whole / rate) * self._span + self.limits.jitter_s
         self._smooth.limit = self._slice_limit()
 
     def global_ready_at(self, cost: int, now: float) -> float:

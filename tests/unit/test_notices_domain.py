@@ -126,7 +126,7 @@ def simulate(
 
 def test_limiter_global_group_and_chat_limits() -> None:
     clock = FakeClock()
-    lim = RateLimiter(Limits(global_per_s=25, group_per_min=20, chat_per_s=1), clock)
+    lim = RateLimiter(Limits(global_per_s=25, group_per_min=20, chat_per_s=1, jitter_s=0), clock)
     # 100 different groups: bounded by 25/s globally, each second's 25 spread over quarters
     # (at most 8 per 0.25 s): the 100th goes at 3.75 s.
     times = simulate(lim, clock, [-i for i in range(1, 101)])
@@ -134,7 +134,7 @@ def test_limiter_global_group_and_chat_limits() -> None:
     assert times[24] == pytest.approx(0.75) and times[25] == pytest.approx(1.0)
     assert times[-1] == pytest.approx(3.75)
     clock1 = FakeClock()  # without smoothing, a second's allowance leaves at once
-    burst = RateLimiter(Limits(global_per_s=25, global_slices=1), clock1)
+    burst = RateLimiter(Limits(global_per_s=25, global_slices=1, jitter_s=0), clock1)
     assert simulate(burst, clock1, [-i for i in range(1, 27)])[24:] == pytest.approx([0.0, 1.0])
     # One group: one per second, and no more than 20 in any minute.
     clock2 = FakeClock()
@@ -160,15 +160,32 @@ def test_limiter_global_group_and_chat_limits() -> None:
 
 def test_album_items_count_each() -> None:
     clock = FakeClock()
-    lim = RateLimiter(Limits(global_per_s=10, group_per_min=20, chat_per_s=1), clock)
+    lim = RateLimiter(Limits(global_per_s=10, group_per_min=20, chat_per_s=1, jitter_s=0), clock)
     times = simulate(lim, clock, [-1, -2, -3, -4], cost=3)
     assert times[:3] == pytest.approx([0.0, 0.25, 0.5])  # 4 per quarter second
     assert times[3] == pytest.approx(1.0)  # 9 used: a fourth album of 3 must wait
 
 
+def test_global_window_keeps_a_margin_for_jitter_and_a_fractional_rate() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(Limits(global_per_s=2, global_slices=1, jitter_s=0.01), clock)
+    # Let go exactly one window after the first, a message could arrive inside it.
+    assert simulate(lim, clock, [-1, -2, -3]) == pytest.approx([0.0, 0.0, 1.01])
+    # 2.5 per second: 2 in any second (a shorter window would let 3 into some second);
+    # 0.5 per second: 1 per 2 s.
+    clock2 = FakeClock()
+    frac = RateLimiter(Limits(global_per_s=2.5, global_slices=1, jitter_s=0), clock2)
+    assert simulate(frac, clock2, [-1, -2, -3, -4, -5]) == pytest.approx([0.0, 0.0, 1.0, 1.0, 2.0])
+    clock3 = FakeClock()
+    slow = RateLimiter(Limits(global_per_s=0.5, global_slices=1, jitter_s=0), clock3)
+    assert simulate(slow, clock3, [-1, -2, -3]) == pytest.approx([0.0, 2.0, 4.0])
+
+
 def test_429_holds_the_chat_and_slows_down_then_recovers() -> None:
     clock = FakeClock()
-    limits = Limits(global_per_s=20, slowdown=0.5, recover_after_s=10, cluster=3, cluster_s=2)
+    limits = Limits(
+        global_per_s=20, slowdown=0.5, recover_after_s=10, cluster=3, cluster_s=2, jitter_s=0
+    )
     lim = RateLimiter(limits, clock)
     lim.retry_after(-1, 5, clock.t)
     assert lim.ready_at(-1, 1, 0.0) == pytest.approx(5.0)

@@ -54,3 +54,22 @@ async def test_urgent_request_held_by_its_own_chat_does_not_hold_others() -> Non
     order = await served(p, [("urgent to -1", -1, True), ("normal to -2", -2, False)])
     assert order == ["normal to -2", "urgent to -1"]
     await p.close()
+
+
+async def test_single_messages_use_units_an_album_cannot_use_yet_bounded() -> None:
+    p = pacer(global_per_s=4.0)  # 4 units per 20 ms
+    await p.acquire(-1, 2)  # 2 of the 4 units are used: an album of 3 has to wait
+    order: list[str] = []
+
+    async def one(name: str, chat: int, cost: int) -> None:
+        await p.acquire(chat, cost)
+        order.append(name)
+
+    album = asyncio.ensure_future(one("album", -2, 3))  # tasks start in this order
+    singles = [asyncio.ensure_future(one(f"m{i}", -(10 + i), 1)) for i in range(4)]
+    await asyncio.gather(album, *singles)
+    # Two single messages use the two free units at once (fewer than the album's 3 in
+    # all); the rest keep their place behind the album.
+    assert order[:2] == ["m0", "m1"]
+    assert order[2:] == ["album", "m2", "m3"]
+    await p.close()
