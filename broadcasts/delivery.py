@@ -187,7 +187,6 @@ class DeliveryEngine:
         self._sleep = sleep
         self._migrations: ChatMigrations = migrations or _RepositoryMigrations(groups)
         self._retry = retry
-        self._priming: list[asyncio.Future[None]] = []
 
     async def _claim(self, notice_id: str) -> Delivery | None:
         now = self._clock.now()
@@ -252,11 +251,12 @@ class DeliveryEngine:
                 # nobody twice (one delivery per notice and group).
                 await self._deliveries.plan(notice, await self._planner(notice))
                 await self._notices.mark_planned(notice_id)
-            primed = await self._prime(notice)
+            priming: list[asyncio.Future[None]] = []
+            primed = await self._prime(notice, priming)
             delivered = False
             if primed is not None:
                 await self._fan_out(primed)
-                await self._settle_priming()
+                await self._settle(priming)
                 delivered = await self._complete(notice_id)
         return await self.sync(notice_id) and delivered
 
@@ -265,11 +265,11 @@ class DeliveryEngine:
         taken = await asyncio.gather(*(self._worker(notice) for _ in range(self._concurrency)))
         return sum(taken)
 
-    async def _prime(self, notice: Notice) -> Notice | None:
+    async def _prime(self, notice: Notice, priming: list[asyncio.Future[None]]) -> Notice | None:
         """Upload photos once: deliver to groups one by one until every photo has a
         file id, so the fan-out that follows sends by id only. The fan-out starts as soon
-        as the ids are known (the first group's remaining steps finish alongside it, in
-        ``self._priming``). None: not now (the notice is gone, or the database keeps
+        as the ids are known (the first group's remaining steps go on alongside it, left
+        in ``priming``). None: not now (the notice is gone, or the database keeps
         failing)."""
         current: Notice | None = notice
 
@@ -291,17 +291,17 @@ class DeliveryEngine:
             if task.done():
                 task.result()  # a failure is the guard's to handle
             else:
-                self._priming.append(task)
+                priming.append(task)
             current = await self._notices.get(notice.notice_id)
             return current is not None
 
         if not await self._guarded(f"delivery of notice {notice.notice_id}", one):
-            await self._settle_priming()
+            await self._settle(priming)
             return None  # the uploads did not get through: a later run tries again
         return current
 
-    async def _settle_priming(self) -> None:
-        tasks, self._priming = self._priming, []
+    @staticmethod
+    async def _settle(tasks: list[asyncio.Future[None]]) -> None:
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, BaseException):
                 log.error("first delivery failed", exc_info=result)
