@@ -156,7 +156,6 @@ class Pacer:
             self._waiters = keep
             rounds += 1
             if rounds % 1000 == 0:
-                self.limiter.forget_idle(now)
                 live = {w[1] for w in keep}
                 self._bypassed = {k: v for k, v in self._bypassed.items() if k in live}
             if not keep:

@@ -120,6 +120,10 @@ class RateLimiter:
         self._blocked: dict[int | None, float] = {}  # chat (None: everything) -> until
         self._recent_429: deque[float] = deque()
         self.retries_after_429 = 0
+        # Windows of quiet chats are dropped once per longest window (a group's minute):
+        # otherwise every chat the bot ever wrote to would keep two windows for good.
+        self._sweep_every = 60.0 * self._span
+        self._next_sweep = float("-inf")
 
     # -- pure questions ---------------------------------------------------------------
     def _chat_windows(self, chat_id: int) -> list[Window]:
@@ -186,6 +190,9 @@ class RateLimiter:
 
     # -- state changes ------------------------------------------------------------------
     def take(self, chat_id: int | None, cost: int, now: float) -> None:
+        if now >= self._next_sweep:
+            self.forget_idle(now)
+            self._next_sweep = now + self._sweep_every
         self._global.take(cost, now)
         self._smooth.take(cost, now)
         if chat_id is not None:
@@ -214,6 +221,11 @@ class RateLimiter:
     @property
     def factor(self) -> float:
         return self._factor
+
+    @property
+    def tracked_chats(self) -> int:
+        """Chats with a window in memory (for tests and monitoring)."""
+        return len(self._chats.keys() | self._groups.keys())
 
     def forget_idle(self, now: float) -> None:
         """Drop windows of chats that have been quiet for longer than any window."""

@@ -166,6 +166,16 @@ def test_album_items_count_each() -> None:
     assert times[3] == pytest.approx(1.0)  # 9 used: a fourth album of 3 must wait
 
 
+def test_quiet_chats_windows_are_dropped() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(Limits(global_per_s=1000, jitter_s=0), clock)
+    simulate(lim, clock, [-i for i in range(1, 101)] + [i for i in range(1, 101)])
+    assert lim.tracked_chats == 200
+    clock.t = 61.0  # longer than any window (a group's minute): the next send sweeps
+    simulate(lim, clock, [-1])
+    assert lim.tracked_chats == 1
+
+
 def test_global_window_keeps_a_margin_for_jitter_and_a_fractional_rate() -> None:
     clock = FakeClock()
     lim = RateLimiter(Limits(global_per_s=2, global_slices=1, jitter_s=0.01), clock)
