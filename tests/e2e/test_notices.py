@@ -474,14 +474,15 @@ async def test_database_error_mid_delivery_still_reaches_every_group_once(world:
     await seed(world)
     inv = await investigator(world)
     # The engine's delivery repository: the real one, whose write after -1002's photo
-    # went out fails once (the database away a moment).
+    # went out (the photo is the only step: its record comes with the finish) fails once
+    # (the database away a moment).
     flaky = FlakyDeliveries(world.db)
-    flaky.fail("step_done", -1002)
+    flaky.fail("finish", -1002)
     world.app.ctx.services["broadcaster"]._engine._deliveries = flaky
     summary = await compose(world, inv, photos=1)
     await inv.presses(summary, nt("send"))
     await inv.expect("delivered: 3 sent, 0 failed (of 3 groups)")
-    assert flaky.failed == {("step_done", -1002): 1}
+    assert flaky.failed == {("finish", -1002): 1}
     for chat_id in (-1001, -1002, -1005):
         (photo,) = group_msgs(world, chat_id)  # exactly once: the write was retried, not the send
         d = await world.db.deliveries.find_one({"chat_id": chat_id})
