@@ -146,7 +146,8 @@ class MongoGroupRepository:
             area_filter = near if area_filter is None else area_filter & near
         if area_filter is not None:
             query["area"] = {"$in": sorted(area_filter)}
-        cursor = self._c.find(query).sort("_id", ASCENDING)
+        # Batches of 500: 10,000 groups are not decoded into 10,000 dicts at once.
+        cursor = self._c.find(query).sort("_id", ASCENDING).batch_size(500)
         return [group_from(d) async for d in cursor]
 
     async def list(self, *, status: GroupStatus | None = None) -> list[Group]:
