@@ -1,7 +1,8 @@
 """Broadcast benchmark: one notice with 3 photos to N groups through a fake Bot API that
 enforces Telegram's flood limits (scaled by --scale so a run stays short).
 
-    python -m benchmarks.broadcast                  # 1000 groups, scale 2, baseline on 100
+    python -m benchmarks.broadcast                  # 1000 groups, Telegram's real limits,
+                                                    # baseline on 100 (about 4 minutes)
     python -m benchmarks.broadcast --quick          # the short CI configuration
                                                     # (200 groups, baseline on 20)
 
@@ -405,9 +406,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--scale",
         type=float,
-        default=2.0,
-        help="flood limits sped up by this factor (default 2; network jitter is not scaled, "
-        "so large factors measure the machine more than the engine)",
+        default=1.0,
+        help="flood limits sped up by this factor (default 1: Telegram's real limits; network "
+        "jitter is not scaled, so large factors measure the machine more than the engine)",
     )
     p.add_argument(
         "--baseline-groups",
