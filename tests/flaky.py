@@ -6,12 +6,11 @@ Not a mock: every call that is not told to fail goes to the real database.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
 from pymongo.errors import AutoReconnect
 
-from broadcasts.model import Delivery, DeliveryState
+from broadcasts.model import Delivery
 from storage.client import Database
 from storage.notices import MongoDeliveryRepository
 
@@ -35,52 +34,16 @@ class FlakyDeliveries(MongoDeliveryRepository):
                 self.failed[key] += 1
                 raise AutoReconnect("connection refused: the database is briefly away")
 
-    async def claim(
-        self, notice_id: str, worker: str, now: datetime, stale_before: datetime
-    ) -> Delivery | None:
+    # Each wraps the real call: same arguments, passed through (the repository's own
+    # signatures stay the only ones).
+    async def claim(self, notice_id: str, *args: Any, **kwargs: Any) -> Delivery | None:
         self._trip("claim")
-        return await super().claim(notice_id, worker, now, stale_before)
+        return await super().claim(notice_id, *args, **kwargs)
 
-    async def step_done(
-        self,
-        notice_id: str,
-        chat_id: int,
-        lease: str,
-        step: int,
-        message_ids: Sequence[int],
-        now: datetime,
-        *,
-        pinned_id: int | None = None,
-    ) -> bool:
+    async def step_done(self, notice_id: str, chat_id: int, *args: Any, **kwargs: Any) -> bool:
         self._trip("step_done", chat_id)
-        return await super().step_done(
-            notice_id, chat_id, lease, step, message_ids, now, pinned_id=pinned_id
-        )
+        return await super().step_done(notice_id, chat_id, *args, **kwargs)
 
-    async def finish(
-        self,
-        notice_id: str,
-        chat_id: int,
-        state: DeliveryState,
-        now: datetime,
-        *,
-        lease: str | None = None,
-        reason: str | None = None,
-        revision: int = 0,
-        pinned_id: int | None = None,
-        message_ids: Sequence[int] | None = None,
-        steps: int | None = None,
-    ) -> bool:
+    async def finish(self, notice_id: str, chat_id: int, *args: Any, **kwargs: Any) -> bool:
         self._trip("finish", chat_id)
-        return await super().finish(
-            notice_id,
-            chat_id,
-            state,
-            now,
-            lease=lease,
-            reason=reason,
-            revision=revision,
-            pinned_id=pinned_id,
-            message_ids=message_ids,
-            steps=steps,
-        )
+        return await super().finish(notice_id, chat_id, *args, **kwargs)

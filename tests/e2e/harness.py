@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,13 @@ from bot.runner import run
 from groups.clock import ManualClock
 from storage.embedded import EmbeddedMongo, free_port
 from tests.fakebot import FakeTelegram
+from tests.waiting import DEADLINE_S, wait_until  # noqa: F401 (re-exported to the e2e tests)
 
 BOT_ID = 4_242_000
 TOKEN = f"{BOT_ID}:" + "T" * 35
 SUPERADMIN_ID = 1001
 WEBHOOK_SECRET = "test-webhook-secret_123"
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
-DEADLINE_S = 10.0
 
 
 def test_settings(
@@ -241,23 +241,6 @@ class World:
         self.clock.advance(seconds)
         self.tg.advance(seconds)
         await self.app.ctx.jobs.run_now(*sweeps)
-
-
-async def wait_until(
-    predicate: Callable[[], Any], timeout: float = DEADLINE_S, interval: float = 0.02
-) -> Any:
-    """Poll an (async or sync) predicate until truthy, or fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture
