@@ -56,12 +56,12 @@ def peak_rss_mb() -> float:
 # -- the bot side (child process) ----------------------------------------------------------
 async def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     from aiogram import Bot
-    from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
     from bot.notice_views import NoticeViews
     from bot.runner import freeze_heap
     from bot.sender import install_sender
+    from bot.session import TelegramSession
     from broadcasts.delivery import CountsFn, DeliveryEngine
     from broadcasts.model import Delivery, DeliveryCounts, Notice, NoticeKind, NoticeStatus, Photo
     from broadcasts.ratelimit import Limits
@@ -87,7 +87,7 @@ async def run_engine(args: argparse.Namespace) -> dict[str, Any]:
             return None
 
     client, db = await connect(args.mongo_uri, args.db)
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(args.api)))
+    bot = Bot(TOKEN, session=TelegramSession(api=TelegramAPIServer.from_base(args.api)))
     f = args.scale
     limits = Limits(
         global_per_s=TELEGRAM["global_per_s"] * args.rate_fraction,

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.pymongo import PyMongoStorage
 from aiogram.types import Update
@@ -28,6 +27,7 @@ from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
 from bot.middlewares.throttle import ThrottleMiddleware
 from bot.routers import FEATURES
 from bot.sender import install_sender
+from bot.session import TelegramSession
 from broadcasts.ratelimit import Limits
 from groups.access import RoleService
 from groups.clock import Clock, SystemClock
@@ -107,7 +107,7 @@ class App:
 
 
 def make_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

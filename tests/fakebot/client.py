@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bot.session import TelegramSession
 
-class FakeServerSession(AiohttpSession):
-    """AiohttpSession pointed at the fake; closes without aiogram's 250 ms SSL grace sleep
-    (the fake is plain-HTTP loopback), which keeps test teardown fast."""
+
+class FakeServerSession(TelegramSession):
+    """The bot's session pointed at the fake; closes without aiogram's 250 ms SSL grace
+    sleep (the fake is plain-HTTP loopback), which keeps test teardown fast."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         super().__init__(api=TelegramAPIServer.from_base(base_url), **kwargs)
