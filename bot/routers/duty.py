@@ -49,7 +49,7 @@ from storage.catalog import MongoScopeCatalog
 from storage.duty import MongoDutyRepository, MongoNoticeDirectory, MongoTipDirectory
 from tips.api import TipsApi
 from tips.events import TipMessageAdded, TipSubmitted
-from tips.model import TipStatus, TipSummary
+from tips.model import MEDIA_KINDS, Part, TipStatus, TipSummary
 from tips.service import TipService
 
 log = logging.getLogger("six_circles.duty")
@@ -162,6 +162,21 @@ class TipsBridge:
                     body = f"{body}\n📎{media}".strip()
                 return body
         return None
+
+    async def media(self, alert: Alert) -> tuple[Part, ...]:
+        """The files an alert is about: the thread message's for a new message, else the
+        tip's (photos, videos, voice, documents; by Telegram file id)."""
+        if alert.kind is AlertKind.MESSAGE and alert.message_id:
+            service = self._ctx.services.get("tip_service")
+            if not isinstance(service, TipService):
+                return ()
+            for msg in await service.repo.thread(alert.tip_id, limit=500):
+                if msg.message_id == alert.message_id:
+                    return tuple(p for p in msg.parts if p.kind in MEDIA_KINDS)
+            return ()
+        api = self.api
+        tip = await api.tip(alert.tip_id) if api is not None else None
+        return tip.media if tip is not None else ()
 
     async def body(self, alert: Alert, t: Translator, tz: ZoneInfo) -> str | None:
         """The tip's content, location and notice, as the tips feature renders it."""
@@ -1041,9 +1056,16 @@ def setup(ctx: AppContext) -> Router:
         await query.answer()
         try:
             msg = await bot.send_message(principal.user_id, text)
-        except TelegramAPIError:
-            return
-        await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
+            await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
+            # Then the files themselves (a group card only counts them), each a tip card
+            # too: replying to a photo writes to the tipster like replying to the text.
+            for part in await tips.media(alert):
+                caption = f"{alert.code} · {part.text}".strip(" ·")
+                sent = await tip_views.send_part(bot, principal.user_id, part, caption)
+                if sent is not None:
+                    await tips.register_card(principal.user_id, sent.message_id, alert.tip_id)
+        except TelegramAPIError as exc:
+            log.info("open card %s for %s stopped: %s", alert.code, principal.user_id, exc)
 
     @router.callback_query(
         F.data.startswith("dack:") | F.data.startswith("dopen:") | F.data.startswith("dswp:")

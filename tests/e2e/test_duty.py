@@ -206,6 +206,60 @@ async def test_tip_goes_to_the_two_on_duty_and_the_first_acknowledgement_wins(
     )
 
 
+async def test_open_sends_the_tips_files_and_each_is_a_tip_card(world: World) -> None:
+    ops, mgr, inv = await crew(world)
+    op1 = ops[0]
+    await make_team(world, ops, mgr)
+    await seed_notice(world, [inv.id])
+    tia = await member(world, "tia")
+    await tia.says(f"/start tip_{REF}")
+    await tia.expect(head("tips.panel_hint"))
+    shot = await tia.sends(photo=True, caption="车牌看得清")
+    ack = await tia.expect(head("tips.added"))
+    await tia.presses(ack, TipCb(action="send").pack())
+    receipt = await tia.expect(head("tips.received"))
+    found = re.search(r"T-[0-9A-Z]{5}", receipt["text"])
+    assert found, receipt["text"]
+    code = found.group(0)
+
+    card = await op1.expect(head("duty.card_new_tip"))
+    assert not any(m.get("photo") for m in op1.inbox())  # the card only counts the files
+    await op1.presses(card, button(card, "dopen:"))
+    opened = await op1.expect(head("duty.card_open"))
+    assert code in opened["text"] and "车牌看得清" in opened["text"]
+    photos = await wait_until(lambda: [m for m in op1.inbox() if m.get("photo")])
+    assert len(photos) == 1
+    photo = photos[0]
+    assert photo["photo"][-1]["file_id"] == shot["photo"][-1]["file_id"]
+    assert code in photo["caption"] and "车牌看得清" in photo["caption"]
+    for secret in ("Tia", "@tia", str(tia.id)):
+        assert secret not in photo["caption"]
+    # The photo is a tip card too: replying to it writes to the tipster, name hidden.
+    await op1.says("几点看到的？", reply_to=photo)
+    await op1.expect(head("tips.relayed"))
+    relayed = await tia.expect("几点看到的")
+    assert code in relayed["text"] and "Op1" not in relayed["text"]
+
+    # The tipster answers with a video: its card's Open sends that video, not the photo.
+    clip = await tia.sends(video=True, caption="刚拍的", reply_to=relayed)
+    await tia.expect(head("tips.added_to_thread"))
+    news = await op1.expect(ZH("duty.card_new_message", code=code))
+    # (op1 wrote to the tipster, so the thread also relays the video itself to op1)
+    await world.idle()
+
+    def files() -> list[dict[str, Any]]:
+        return [m for m in op1.inbox() if m.get("photo") or m.get("video")]
+
+    before = files()
+    await op1.presses(news, button(news, "dopen:"))
+    await op1.expect(head("duty.card_open"))
+    await wait_until(lambda: files()[len(before) :])
+    await world.idle()
+    assert [m.get("video", {}).get("file_id") for m in files()[len(before) :]] == [
+        clip["video"]["file_id"]
+    ]
+
+
 async def test_both_escalation_levels_fire_on_time_once_across_restarts(world: World) -> None:
     ops, mgr, inv = await crew(world)
     op1, op2, _, _ = ops
