@@ -20,7 +20,9 @@ Reported: tips/s sustained, update throughput and its ratio to the echo ceiling,
 from the Send update being received to the tip being stored (TipSubmitted, published right
 after the insert), from stored to the on-duty operator's card being sent (only when a duty
 feature sends one: a sendMessage with the tip code to someone other than the tipster), and
-a check that every tip is stored exactly once. The flood limit and the per-user throttle
+a check that every tip is stored exactly once, and where the CPU went: seconds of this
+process (bot, fake Bot API and simulated members together) and of the embedded database
+process per tip, and database commands per tip. The flood limit and the per-user throttle
 are switched off for the simulated members (they send far more than people do), and so is
 the pacing of the bot's own messages per chat (Telegram's 1/s; see the broadcast benchmark).
 """
@@ -51,6 +53,7 @@ from aiogram import Dispatcher, Router  # noqa: E402
 from aiogram.types import Message  # noqa: E402
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler  # noqa: E402
 from aiohttp import web  # noqa: E402
+from pymongo import monitoring  # noqa: E402
 
 from bot.app import App  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -90,6 +93,84 @@ def summary_ms(values: list[float]) -> dict[str, Any]:
         "max_ms": round(max(values), 2) if values else None,
         "mean_ms": round(statistics.fmean(values), 2) if values else None,
     }
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the database commands of every client created after it is registered."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        return None
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        return None
+
+
+COMMANDS = CommandCounter()
+
+
+def children_cpu_s() -> float | None:
+    """CPU seconds used so far by this process's live children (the embedded database),
+    from /proc; None where there is no /proc."""
+    me = str(os.getpid())
+    total, seen = 0.0, False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in entries:
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            seen = True
+    return total if seen else None
+
+
+class Cpu:
+    """CPU used between ``Cpu()`` and ``report()``: this process, its children, commands."""
+
+    def __init__(self) -> None:
+        self.process = time.process_time()
+        self.children = children_cpu_s()
+        self.commands = COMMANDS.count
+
+    def report(self, tips: int | None = None, updates: int | None = None) -> dict[str, Any]:
+        process = time.process_time() - self.process
+        now_children = children_cpu_s()
+        database = (
+            now_children - self.children
+            if now_children is not None and self.children is not None
+            else None
+        )
+        commands = COMMANDS.count - self.commands
+        out: dict[str, Any] = {
+            "process_s": round(process, 2),
+            "database_process_s": round(database, 2) if database is not None else None,
+            "database_commands": commands,
+        }
+        for unit, n in (("tip", tips), ("update", updates)):
+            if not n:
+                continue
+            out[f"process_ms_per_{unit}"] = round(process * 1000 / n, 2)
+            if database is not None:
+                out[f"database_ms_per_{unit}"] = round(database * 1000 / n, 2)
+            if commands:
+                out[f"database_commands_per_{unit}"] = round(commands / n, 1)
+        if database is not None and commands:
+            out["database_ms_per_command"] = round(database * 1000 / commands, 3)
+        return out
 
 
 class Poster:
@@ -150,9 +231,11 @@ async def echo_phase(tg: FakeTelegram, users: list[dict[str, Any]], updates: int
             await tg.send_message(user, text=f"echo {i}")
             await poster.post(take_update(tg))
 
+    cpu = Cpu()
     started = time.perf_counter()
     await asyncio.gather(*(member(u) for u in users))
     elapsed = time.perf_counter() - started
+    used = cpu.report(updates=per_user * len(users))
     await poster.close()
     await runner.cleanup()
     await bot.session.close()
@@ -161,6 +244,7 @@ async def echo_phase(tg: FakeTelegram, users: list[dict[str, Any]], updates: int
         "updates": total,
         "seconds": round(elapsed, 3),
         "updates_per_s": round(total / elapsed, 1),
+        "cpu": used,
     }
 
 
@@ -216,10 +300,13 @@ class TipsBench:
             for i in range(per_member):
                 codes.append(await self.one_tip(user, base + i))
 
+        cpu = Cpu()
         started = time.perf_counter()
         await asyncio.gather(*(member(u, i * per_member) for i, u in enumerate(users)))
         elapsed = time.perf_counter() - started
-        return self._report(codes, elapsed)
+        report = self._report(codes, elapsed)
+        report["cpu"] = cpu.report(tips=len(codes))
+        return report
 
     async def open_loop(
         self, users: list[dict[str, Any]], tips: int, rate: float
@@ -234,6 +321,7 @@ class TipsBench:
                 lateness.append(max(0.0, (time.perf_counter() - at) * 1000))
                 codes.append(await self.one_tip(user, 10_000 + i))
 
+        cpu = Cpu()
         started = time.perf_counter()
         tasks = []
         for i in range(tips):
@@ -245,6 +333,7 @@ class TipsBench:
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
         report = self._report(codes, elapsed)
+        report["cpu"] = cpu.report(tips=len(codes))
         report["target_tips_per_s"] = rate
         report["start_lateness"] = summary_ms(lateness)
         return report
@@ -360,6 +449,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         },
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
+    monitoring.register(COMMANDS)  # before the bot's database client exists
     async with FakeTelegram(bot_id=BOT_ID, bot_username="bench_bot") as tg:
         users = [
             tg.add_user(100_000 + i, f"M{i}", username=f"member{i}", language_code="zh-hans")
@@ -439,6 +529,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "store_p99_met": bool(rate and (rate["store_latency"]["p99_ms"] or 1e9) < 250),
         "at_tips_per_s": args.rate,
         "achieved_tips_per_s": rate["tips_per_s"] if rate else None,
+    }
+    # What the machine allows: tips/s if each process had a core to itself at the CPU per
+    # tip measured in the closed loop, next to what each target needs.
+    cpu = result["tips_max"]["cpu"]
+    result["bounds_tips_per_s"] = {
+        "echo_ceiling": round(ceiling / UPDATES_PER_TIP, 1) if ceiling else None,
+        "needed_for_ratio": round(0.5 * ceiling / UPDATES_PER_TIP, 1) if ceiling else None,
+        "needed_for_latency": args.rate,
+        "one_core_for_the_bot_process": (
+            round(1000 / cpu["process_ms_per_tip"], 1) if cpu.get("process_ms_per_tip") else None
+        ),
+        "one_core_for_the_database": (
+            round(1000 / cpu["database_ms_per_tip"], 1) if cpu.get("database_ms_per_tip") else None
+        ),
     }
     return result
 
