@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.context import AppContext
 from bot.events import EventBus
 from bot.inflight import InFlight
+from bot.inline_filters import inline_sync_filters
 from bot.jobs import Jobs
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
@@ -202,5 +203,6 @@ def build_app(
     for name in FEATURES:
         module = importlib.import_module(name)
         dp.include_router(module.setup(ctx))
+    inline_sync_filters(dp)
     dp.workflow_data.update(ctx.services)
     return App(ctx=ctx, dp=dp)
