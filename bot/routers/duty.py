@@ -404,9 +404,17 @@ class DutyDispatch:
         )
         return InlineKeyboardMarkup(inline_keyboard=[row])
 
-    async def send_card(self, alert: Alert, chat_id: int, level: Level) -> bool:
+    async def send_card(
+        self, alert: Alert, chat_id: int, level: Level, texts: dict[str, str] | None = None
+    ) -> bool:
+        """``texts``: the card's text per language, shared by one batch of recipients
+        (the card reads the team and the tip; the same alert and level read them once)."""
         t = await self.tr(chat_id)
-        text = await self.card_text(alert, t, self.header(alert, level, t))
+        text = texts.get(t.locale) if texts is not None else None
+        if text is None:
+            text = await self.card_text(alert, t, self.header(alert, level, t))
+            if texts is not None:
+                texts[t.locale] = text
         try:
             msg = await self.bot.send_message(chat_id, text, reply_markup=self.keyboard(alert, t))
         except TelegramAPIError as exc:
@@ -435,8 +443,9 @@ class DutyDispatch:
     async def deliver(self, routing: Routing) -> None:
         targets = (routing.chat_id,) if routing.chat_id is not None else routing.recipients
         sent = 0
+        texts: dict[str, str] = {}
         for chat_id in targets:
-            sent += await self.send_card(routing.alert, chat_id, Level.DUTY)
+            sent += await self.send_card(routing.alert, chat_id, Level.DUTY, texts)
         if not sent:
             await self.svc.unreachable(routing.alert.id)
             self.ctx.jobs.wake_at(SWEEP_ESCALATE, self.svc.clock.now())
@@ -451,14 +460,18 @@ class DutyDispatch:
             self.ctx.jobs.wake_at(SWEEP_ESCALATE, nxt)
 
     async def send_escalation(self, due: EscalationDue) -> None:
+        texts: dict[str, str] = {}
         for uid in due.recipients:
-            await self.send_card(due.alert, uid, due.level)
+            await self.send_card(due.alert, uid, due.level, texts)
 
     async def refresh_cards(self, alert: Alert) -> None:
         """After acknowledgement: every card shows who took it and when."""
+        texts: dict[str, str] = {}
         for card in alert.cards:
             t = await self.tr(card.chat_id)
-            text = await self.card_text(alert, t, self.header(alert, Level.DUTY, t))
+            if t.locale not in texts:
+                texts[t.locale] = await self.card_text(alert, t, self.header(alert, Level.DUTY, t))
+            text = texts[t.locale]
             with contextlib.suppress(TelegramAPIError):
                 await self.bot.edit_message_text(
                     text=text,

@@ -206,6 +206,26 @@ async def test_tip_goes_to_the_two_on_duty_and_the_first_acknowledgement_wins(
     )
 
 
+async def test_each_card_of_a_batch_is_in_its_recipients_language(world: World) -> None:
+    ops, mgr, inv = await crew(world)
+    op1, op2 = ops[:2]
+    await op2.says("/lang en")
+    await op2.expect()
+    await make_team(world, ops, mgr)
+    await seed_notice(world, [inv.id])
+    tia = await member(world, "tia")
+    code = await send_tip(tia, "白色面包车停在加油站后面")
+    en = Translator("en")
+    card1 = await op1.expect(ZH("duty.card_new_tip", code=code))
+    card2 = await op2.expect(en("duty.card_new_tip", code=code))
+    for card in (card1, card2):
+        assert "白色面包车停在加油站后面" in card["text"]
+    await op1.presses(card1, button(card1, "dack:"))
+    for card, t in ((card1, ZH), (card2, en)):
+        taken = t("duty.card_taken", name="Op1", at="11-23 09:00")
+        await world.tg.wait_for(lambda c=card, s=taken: s in world.tg.current(c)["text"])
+
+
 async def test_open_sends_the_tips_files_and_each_is_a_tip_card(world: World) -> None:
     ops, mgr, inv = await crew(world)
     op1 = ops[0]
