@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     """Linux: the server gets SIGTERM when the bot's process dies, even by SIGKILL or a
     crash, instead of living on and holding the data directory's lock (the next start
-    would then fail until someone killed it by hand)."""
+    would then fail until someone killed it by hand). Linux sends it when the thread that
+    started the server ends: start it from the event loop's (main) thread, as the bot and
+    the tests do."""
     import ctypes
     import signal
 
