@@ -12,7 +12,8 @@ server of the tests (``tests/fakebot``).
 
 Phases, in one run:
 1. ``echo``: a bare aiogram webhook bot that only echoes text (``await message.answer``)
-   against the same fake, driven the same way, as fast as it goes: the ceiling.
+   against the same fake, driven the same way, as fast as it goes, best of
+   ``--echo-rounds`` runs (3): the ceiling.
 2. ``tips_max``: tips as fast as they go (closed loop, M members).
 3. ``tips_rate``: tips arriving at ``--rate`` tips/s (open loop), for latencies.
 
@@ -205,7 +206,11 @@ def take_update(tg: FakeTelegram) -> dict[str, Any]:
 # ---- the ceiling: a bare aiogram echo bot --------------------------------------------
 
 
-async def echo_phase(tg: FakeTelegram, users: list[dict[str, Any]], updates: int) -> dict[str, Any]:
+async def echo_phase(
+    tg: FakeTelegram, users: list[dict[str, Any]], updates: int, rounds: int = 3
+) -> dict[str, Any]:
+    """The echo bot's best of ``rounds`` runs (a ceiling: short runs on a shared machine
+    vary by a factor of two)."""
     router = Router()
 
     @router.message()
@@ -231,21 +236,26 @@ async def echo_phase(tg: FakeTelegram, users: list[dict[str, Any]], updates: int
             await tg.send_message(user, text=f"echo {i}")
             await poster.post(take_update(tg))
 
-    cpu = Cpu()
-    started = time.perf_counter()
-    await asyncio.gather(*(member(u) for u in users))
-    elapsed = time.perf_counter() - started
-    used = cpu.report(updates=per_user * len(users))
+    total = per_user * len(users)
+    runs: list[dict[str, Any]] = []
+    for _ in range(max(1, rounds)):
+        cpu = Cpu()
+        started = time.perf_counter()
+        await asyncio.gather(*(member(u) for u in users))
+        elapsed = time.perf_counter() - started
+        runs.append(
+            {
+                "updates": total,
+                "seconds": round(elapsed, 3),
+                "updates_per_s": round(total / elapsed, 1),
+                "cpu": cpu.report(updates=total),
+            }
+        )
     await poster.close()
     await runner.cleanup()
     await bot.session.close()
-    total = per_user * len(users)
-    return {
-        "updates": total,
-        "seconds": round(elapsed, 3),
-        "updates_per_s": round(total / elapsed, 1),
-        "cpu": used,
-    }
+    best = max(runs, key=lambda r: float(r["updates_per_s"]))
+    return {**best, "rounds_updates_per_s": [r["updates_per_s"] for r in runs]}
 
 
 # ---- the tips bot ----------------------------------------------------------------------
@@ -444,6 +454,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "rate_tips_per_s": args.rate,
             "rate_tips": args.rate_tips,
             "updates_per_tip": UPDATES_PER_TIP,
+            "echo_rounds": args.echo_rounds,
             "mode": "webhook",
             "database": "embedded SecantusDB" if not args.mongodb_uri else "MONGODB_URI",
         },
@@ -456,7 +467,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(args.members)
         ]
         result["echo"] = await echo_phase(
-            tg, users, args.members * args.tips_per_member * UPDATES_PER_TIP
+            tg, users, args.members * args.tips_per_member * UPDATES_PER_TIP, args.echo_rounds
         )
         tg.reset_calls()
 
@@ -555,6 +566,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--rate-tips", type=int, default=1000, help="tips in the rate phase (0: skip it)"
     )
+    p.add_argument("--echo-rounds", type=int, default=3, help="echo runs; the best is the ceiling")
     p.add_argument("--mongodb-uri", default=None, help="use this MongoDB instead of embedded")
     p.add_argument("--quick", action="store_true", help="short configuration for CI")
     p.add_argument("--no-duty", action="store_true", help="do not put an operator on duty")
