@@ -12,9 +12,11 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo.errors import PyMongoError
@@ -24,17 +26,25 @@ from storage.client import DatabaseUnavailable, make_client
 log = logging.getLogger(__name__)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Linux: the server gets SIGTERM when the bot's process dies, even by SIGKILL or a
-    crash, instead of living on and holding the data directory's lock (the next start
-    would then fail until someone killed it by hand). Linux sends it when the thread that
-    started the server ends: start it from the event loop's (main) thread, as the bot and
-    the tests do."""
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: a function for the forked child that makes the server get SIGTERM when the
+    bot's process dies, even by SIGKILL or a crash, instead of living on and holding the
+    data directory's lock (the next start would then fail until someone killed it by
+    hand). Linux sends it when the thread that started the server ends: start it from the
+    event loop's (main) thread, as the bot and the tests do. Everything is looked up here,
+    in the parent: between fork and exec the child only makes the one call (no imports,
+    no locks another thread might have held at the fork)."""
+    if sys.platform != "linux":
+        return None
     import ctypes
-    import signal
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+
+    def in_child() -> None:  # pragma: no cover - runs in the forked child
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return in_child
 
 
 def free_port() -> int:
@@ -97,7 +107,7 @@ class EmbeddedMongo:
             stdout=self._log_handle,
             stderr=self._log_handle,
             cwd=str(self.data_dir),
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=_die_with_parent(),
         )
         log.info(
             "embedded database starting on 127.0.0.1:%s (data in %s)", self.port, self.data_dir
