@@ -27,13 +27,15 @@ def redact_uri(uri: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-def make_client(uri: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
+def make_client(uri: str, *, timeout_ms: int = 5000, **options: Any) -> AsyncMongoClient[Document]:
+    """The bot's client; ``options`` go to the driver as well (e.g. event listeners)."""
     return AsyncMongoClient(
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         appname="six-circles",
+        **options,
     )
 
 

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import monitoring
 
+from storage.client import make_client
 from storage.embedded import EmbeddedMongo
 from tests.waiting import wait_until
 
@@ -39,9 +40,7 @@ async def test_writes_to_the_embedded_database_are_not_retryable_writes(
     # SecantusDB records every retryable write and rescans the records on each write,
     # so per-write CPU grows with traffic; a loopback server has no failover to retry.
     writes = Writes()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongo_server.uri, event_listeners=[writes]
-    )
+    client = make_client(mongo_server.uri, event_listeners=[writes])  # as the bot connects
     try:
         c = client[db_name].probe
         await c.insert_one({"_id": 1, "n": 0})
@@ -57,6 +56,7 @@ async def test_writes_to_the_embedded_database_are_not_retryable_writes(
 CHILD = """
 import asyncio, sys
 from pathlib import Path
+from storage.client import make_client
 from storage.embedded import EmbeddedMongo
 
 async def main():
