@@ -63,7 +63,7 @@ async def main():
     server = EmbeddedMongo(Path(sys.argv[1]))
     await server.start()
     print(server._proc.pid, flush=True)
-    await asyncio.sleep(3600)
+    await asyncio.Event().wait()  # until the test kills this process
 
 asyncio.run(main())
 """
