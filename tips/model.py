@@ -167,6 +167,10 @@ class ThreadMessage:
     officer_id: int | None = None  # kept for the audit trail; never shown to the tipster
     message_id: str = ""
 
+    @property
+    def media(self) -> tuple[Part, ...]:
+        return tuple(p for p in self.parts if p.kind in MEDIA_KINDS)
+
 
 class DraftMode(StrEnum):
     NEW = "new"  # a new tip

@@ -49,7 +49,7 @@ from storage.catalog import MongoScopeCatalog
 from storage.duty import MongoDutyRepository, MongoNoticeDirectory, MongoTipDirectory
 from tips.api import TipsApi
 from tips.events import TipMessageAdded, TipSubmitted
-from tips.model import MEDIA_KINDS, Part, TipStatus, TipSummary
+from tips.model import Part, ThreadMessage, TipStatus, TipSummary
 from tips.service import TipService
 
 log = logging.getLogger("six_circles.duty")
@@ -149,31 +149,28 @@ class TipsBridge:
         except Exception:
             log.exception("register_card failed for tip %s", tip_id)
 
-    async def thread_text(self, tip_id: str, message_id: str) -> str | None:
+    async def _thread_message(self, tip_id: str, message_id: str) -> ThreadMessage | None:
         service = self._ctx.services.get("tip_service")
         if not isinstance(service, TipService):
             return None
-        for msg in await service.repo.thread(tip_id, limit=500):
-            if msg.message_id == message_id:
-                texts = [p.text for p in msg.parts if p.text]
-                media = sum(1 for p in msg.parts if p.file_id)
-                body = "\n".join(texts)
-                if media:
-                    body = f"{body}\n📎{media}".strip()
-                return body
-        return None
+        thread = await service.repo.thread(tip_id, limit=500)
+        return next((m for m in thread if m.message_id == message_id), None)
+
+    async def thread_text(self, tip_id: str, message_id: str) -> str | None:
+        msg = await self._thread_message(tip_id, message_id)
+        if msg is None:
+            return None
+        body = "\n".join(p.text for p in msg.parts if p.text)
+        if msg.media:
+            body = f"{body}\n📎{len(msg.media)}".strip()
+        return body
 
     async def media(self, alert: Alert) -> tuple[Part, ...]:
         """The files an alert is about: the thread message's for a new message, else the
         tip's (photos, videos, voice, documents; by Telegram file id)."""
         if alert.kind is AlertKind.MESSAGE and alert.message_id:
-            service = self._ctx.services.get("tip_service")
-            if not isinstance(service, TipService):
-                return ()
-            for msg in await service.repo.thread(alert.tip_id, limit=500):
-                if msg.message_id == alert.message_id:
-                    return tuple(p for p in msg.parts if p.kind in MEDIA_KINDS)
-            return ()
+            msg = await self._thread_message(alert.tip_id, alert.message_id)
+            return msg.media if msg is not None else ()
         api = self.api
         tip = await api.tip(alert.tip_id) if api is not None else None
         return tip.media if tip is not None else ()
@@ -404,17 +401,22 @@ class DutyDispatch:
         )
         return InlineKeyboardMarkup(inline_keyboard=[row])
 
+    async def _batch_text(
+        self, alert: Alert, t: Translator, level: Level, texts: dict[str, str]
+    ) -> str:
+        """The card's text in ``t``'s language, built once per batch of recipients (it
+        reads the team and the tip): ``texts`` is the batch's, by language."""
+        if t.locale not in texts:
+            texts[t.locale] = await self.card_text(alert, t, self.header(alert, level, t))
+        return texts[t.locale]
+
     async def send_card(
         self, alert: Alert, chat_id: int, level: Level, texts: dict[str, str] | None = None
     ) -> bool:
         """``texts``: the card's text per language, shared by one batch of recipients
         (the card reads the team and the tip; the same alert and level read them once)."""
         t = await self.tr(chat_id)
-        text = texts.get(t.locale) if texts is not None else None
-        if text is None:
-            text = await self.card_text(alert, t, self.header(alert, level, t))
-            if texts is not None:
-                texts[t.locale] = text
+        text = await self._batch_text(alert, t, level, {} if texts is None else texts)
         try:
             msg = await self.bot.send_message(chat_id, text, reply_markup=self.keyboard(alert, t))
         except TelegramAPIError as exc:
@@ -469,9 +471,7 @@ class DutyDispatch:
         texts: dict[str, str] = {}
         for card in alert.cards:
             t = await self.tr(card.chat_id)
-            if t.locale not in texts:
-                texts[t.locale] = await self.card_text(alert, t, self.header(alert, Level.DUTY, t))
-            text = texts[t.locale]
+            text = await self._batch_text(alert, t, Level.DUTY, texts)
             with contextlib.suppress(TelegramAPIError):
                 await self.bot.edit_message_text(
                     text=text,
