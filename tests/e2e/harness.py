@@ -57,6 +57,21 @@ def test_settings(
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def button_labels(message: dict[str, Any]) -> list[str]:
+    """The texts of a message's inline buttons, row by row."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [b.get("text", "") for row in rows for b in row]
+
+
+def button_data(message: dict[str, Any], label: str) -> str | None:
+    """The callback data of the button labelled exactly ``label`` (None when absent)."""
+    for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+        for b in row:
+            if b.get("text") == label and "callback_data" in b:
+                return str(b["callback_data"])
+    return None
+
+
 class BotRunner:
     """Start, stop and restart the bot in-process, like ``python -m bot`` does."""
 
@@ -150,6 +165,28 @@ class Person:
 
     async def presses(self, message: dict[str, Any], data: str) -> str:
         return await self.tg.press(self.user, message, data)
+
+    async def taps(
+        self, label: str, message: dict[str, Any] | None = None, *, chat: Any = None
+    ) -> str:
+        """Press the inline button labelled ``label``, as a person does: on ``message``, or on
+        the newest message in this person's private chat (or in ``chat``) that has one.
+        Returns the callback query id."""
+        message = message if message is not None else self.message_with(label, chat=chat)
+        data = button_data(self.tg.message_rec(message).data, label)
+        if data is None:
+            raise AssertionError(
+                f"no button {label!r} on message {message.get('message_id')}; "
+                f"buttons: {button_labels(self.tg.message_rec(message).data)}"
+            )
+        return await self.tg.press(self.user, message, data)
+
+    def message_with(self, label: str, *, chat: Any = None) -> dict[str, Any]:
+        """The newest message (current version) carrying a button labelled ``label``."""
+        for msg in reversed(self.tg.sent_to(chat if chat is not None else self.id)):
+            if button_data(msg, label) is not None:
+                return msg
+        raise AssertionError(f"no message with a button {label!r}")
 
     def inbox(self) -> list[dict[str, Any]]:
         return self.tg.sent_to(self.id)

@@ -1,0 +1,1 @@
+"""Bot-layer building blocks shared by every feature: dialogs as data, buttons, people."""
