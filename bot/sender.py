@@ -84,30 +84,52 @@ class Pacer:
         self.limiter = limiter
         self._clock = clock
         self._seq = itertools.count()
-        self._waiters: list[tuple[int, int, int | None, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, int, int | None, int, asyncio.Future[float]]] = []
         self._event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._bypassed: dict[int, int] = {}  # waiter seq -> units let past it
         self.stats: Counter[str] = Counter()
 
-    async def acquire(self, chat_id: int | None, cost: int, urgent: bool = False) -> None:
+    def ticket(self) -> int:
+        """A place in line; a request keeps it across its retries."""
+        return next(self._seq)
+
+    async def acquire(
+        self, chat_id: int | None, cost: int, urgent: bool = False, ticket: int | None = None
+    ) -> float:
+        """Wait until the request may go; returns the time it was let go (for
+        :meth:`retry_after`). A retry passes the ``ticket`` of its first attempt, so it
+        goes ahead of everything queued after that attempt, not to the back of the line."""
         now = self._clock()
         if not self._waiters and self.limiter.ready_at(chat_id, cost, now) <= now:
             self.limiter.take(chat_id, cost, now)
             self.stats["granted"] += cost
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        bisect.insort(self._waiters, (0 if urgent else 1, next(self._seq), chat_id, cost, fut))
+            return now
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        seq = self.ticket() if ticket is None else ticket
+        bisect.insort(self._waiters, (0 if urgent else 1, seq, chat_id, cost, fut))
         if self._event is None:
             self._event = asyncio.Event()
         self._event.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="sender-pacer")
-        await fut
+        granted = await fut
         self.stats["granted"] += cost
+        return granted
 
-    def retry_after(self, chat_id: int | None, seconds: float) -> None:
-        self.limiter.retry_after(chat_id, seconds, self._clock())
+    def retry_after(
+        self,
+        chat_id: int | None,
+        seconds: float,
+        refused: tuple[int, float] | None = None,
+    ) -> None:
+        """Telegram answered 429: hold the chat (or everything) for ``seconds``.
+        ``refused`` is the refused request's (cost, time let go): its units are given
+        back, since Telegram did not count it either."""
+        now = self._clock()
+        if refused is not None:
+            self.limiter.give_back(chat_id, refused[0], refused[1])
+        self.limiter.retry_after(chat_id, seconds, now)
         self.stats["429"] += 1
         if self._event is not None:
             self._event.set()
@@ -152,7 +174,7 @@ class Pacer:
                 if blocked is not None:
                     self._bypassed[blocked[1]] = self._bypassed.get(blocked[1], 0) + cost
                 self._bypassed.pop(seq, None)
-                fut.set_result(None)
+                fut.set_result(now)
             self._waiters = keep
             rounds += 1
             if rounds % 1000 == 0:
@@ -196,13 +218,14 @@ class PacingMiddleware(BaseRequestMiddleware):
         chat_id = raw_chat if isinstance(raw_chat, int) else None
         cost = request_cost(method)
         attempt = 0
+        ticket = self.pacer.ticket()
         while True:
-            await self.pacer.acquire(chat_id, cost, URGENT.get())
+            granted = await self.pacer.acquire(chat_id, cost, URGENT.get(), ticket)
             self.pacer.stats["requests"] += 1
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
-                self.pacer.retry_after(chat_id, float(exc.retry_after))
+                self.pacer.retry_after(chat_id, float(exc.retry_after), (cost, granted))
                 attempt += 1
                 log.warning(
                     "429 on %s chat=%s retry_after=%s (attempt %s)",

@@ -93,6 +93,15 @@ class Window:
         self._events.append((now, cost))
         self._used += cost
 
+    def give_back(self, cost: int, at: float) -> None:
+        """Forget the units taken at ``at`` (a request the server refused: it did not count
+        against the server's window either)."""
+        for i, (t, c) in enumerate(self._events):
+            if t == at and c == cost:
+                del self._events[i]
+                self._used -= c
+                return
+
     @property
     def idle(self) -> bool:
         return not self._events
@@ -198,6 +207,18 @@ class RateLimiter:
         if chat_id is not None:
             for w in self._chat_windows(chat_id):
                 w.take(cost, now)
+
+    def give_back(self, chat_id: int | None, cost: int, taken_at: float) -> None:
+        """Telegram refused a request let go at ``taken_at``: its units are not used up.
+        (Otherwise every refused album would be charged against its group's minute, and a
+        few refusals in a row would hold the group for most of a minute.)"""
+        self._global.give_back(cost, taken_at)
+        self._smooth.give_back(cost, taken_at)
+        if chat_id is not None:
+            for table in (self._chats, self._groups):
+                w = table.get(chat_id)
+                if w is not None:
+                    w.give_back(cost, taken_at)
 
     def retry_after(self, chat_id: int | None, seconds: float, now: float) -> None:
         """Telegram answered 429: hold the chat (or everything); slow down globally only

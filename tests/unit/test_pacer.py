@@ -73,3 +73,39 @@ async def test_single_messages_use_units_an_album_cannot_use_yet_bounded() -> No
     assert order[:2] == ["m0", "m1"]
     assert order[2:] == ["album", "m2", "m3"]
     await p.close()
+
+
+async def test_a_refused_request_gives_its_units_back() -> None:
+    # A group's 20-a-minute allowance (the minute 50 times shorter: 1.2 s). An album of
+    # 3 refused with 429 seven times in a row used to be charged 21 units, so the eighth
+    # try waited for the first to age out of the minute although Telegram counted none.
+    p = pacer(global_per_s=1000.0, chat_per_s=1000.0, time_scale=FAST)
+    for _ in range(7):
+        granted = await p.acquire(-1, 3)
+        p.retry_after(-1, 0.0, (3, granted))  # Telegram: 429, retry at once
+    limiter = p.limiter
+    now = time.monotonic()
+    assert limiter.chat_ready_at(-1, 3, now) <= now + 0.05  # not a group-minute away
+    assert limiter.retries_after_429 == 7
+    await p.close()
+
+
+async def test_a_retry_keeps_its_place_in_line() -> None:
+    p = pacer()  # one message per 20 ms overall
+    first = p.ticket()
+    granted = await p.acquire(-1, 1, ticket=first)
+    # Telegram refused it (retry after 30 ms); meanwhile 20 requests for other groups queue.
+    p.retry_after(-1, 0.03, (1, granted))
+    order: list[str] = []
+
+    async def one(name: str, chat: int, ticket: int | None = None) -> None:
+        await p.acquire(chat, 1, ticket=ticket)
+        order.append(name)
+
+    others = [asyncio.ensure_future(one(f"m{i}", -(10 + i))) for i in range(20)]
+    await asyncio.sleep(0)  # they are queued first
+    retry = asyncio.ensure_future(one("retry", -1, first))
+    await asyncio.gather(retry, *others)
+    # Not behind the 20: as soon as its group may be written to again, it goes next.
+    assert order.index("retry") <= 3, order
+    await p.close()
