@@ -169,6 +169,44 @@ async def test_webhook_rejects_wrong_secret_and_serves_updates(webhook_world: Wo
     await li.expect("Six Circles")
 
 
+async def test_webhook_answers_a_malformed_body_with_400_and_one_log_line(
+    webhook_world: World, caplog: object
+) -> None:
+    import logging
+
+    import pytest
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    caplog.set_level(logging.INFO)
+    world = webhook_world
+    settings = world.app.ctx.settings
+    url = f"http://127.0.0.1:{settings.webhook_port}{settings.webhook_path}"
+    secret = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    bodies: list[bytes] = [
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[1, 2]",
+        b'{"message": {"text": "no update id"}}',
+        b'{"update_id": 5, "message": {"message_id": "x", "date": 0}}',
+    ]
+    async with aiohttp.ClientSession() as http:
+        for body in bodies:
+            caplog.clear()
+            answer = await http.post(
+                url, data=body, headers=secret | {"Content-Type": "application/json"}
+            )
+            assert answer.status == 400, body
+            lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            assert len(lines) == 1, [r.getMessage() for r in lines]
+            assert lines[0].name == "six_circles.webhook" and lines[0].exc_info is None
+            assert "malformed update" in lines[0].getMessage()
+            assert "\n" not in lines[0].getMessage()
+    # The bot still serves real updates.
+    li = world.person("li", lang="en")
+    await li.says("/start")
+    await li.expect("Six Circles")
+
+
 async def test_healthz_reports_a_stopped_database(
     tg: FakeTelegram, tmp_path: Path, db_name: str
 ) -> None:
