@@ -18,6 +18,7 @@ from tips.geocoding import split_base_url
 TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 LOCALES = ("zh-CN", "en")
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 TOKEN_HELP = (
     "BOT_TOKEN is missing or malformed: create a bot with @BotFather in Telegram "  # noqa: S105
@@ -122,6 +123,21 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError('must be JSON like {"area-code": "text", "*": "text"}') from exc
         return v
+
+    @field_validator("mongodb_uri", mode="before")
+    @classmethod
+    def _mongodb_uri(cls, v: object) -> object:
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(raw, str):
+            raw = raw.strip()
+            if not raw:
+                return None  # MONGODB_URI= (empty): the embedded database, as when unset
+            if not raw.startswith(MONGODB_SCHEMES):
+                raise ValueError(
+                    "must be a MongoDB connection string starting with mongodb:// or "
+                    "mongodb+srv:// (leave it unset for the embedded database)"
+                )
+        return raw
 
     @field_validator("bot_token")
     @classmethod

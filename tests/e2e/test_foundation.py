@@ -260,6 +260,34 @@ async def test_refuses_to_start_without_a_token(tmp_path: Path) -> None:
         assert len(lines) == 1 and "BOT_TOKEN" in lines[0] and "@BotFather" in lines[0]
 
 
+async def test_malformed_mongodb_uri_exits_2_with_one_line(tmp_path: Path) -> None:
+    """No scheme (refused by the settings) and a URI the driver's parser refuses (at start,
+    before any connection): one line naming MONGODB_URI, never the password, exit code 2."""
+    for uri in ("db.example.net:27017", "mongodb://admin:s3cret@db.example.net:notaport/"):
+        env = _env(
+            BOT_TOKEN=TOKEN,
+            MONGODB_URI=uri,
+            TELEGRAM_API_URL="http://127.0.0.1:9",
+            PYTHONPATH=str(ROOT),
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        text = err.decode()
+        assert proc.returncode == 2, text
+        lines = text.strip().splitlines()
+        assert len(lines) == 1, text
+        assert lines[0].startswith("six-circles: invalid configuration: MONGODB_URI:")
+        assert "s3cret" not in text and "Traceback" not in text
+
+
 async def test_startup_fails_fast_when_database_unreachable(tmp_path: Path) -> None:
     from storage.embedded import free_port
 
