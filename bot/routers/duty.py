@@ -30,9 +30,18 @@ from bot import tip_views
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
+from bot.numbers import FIRST_YEAR, LAST_YEAR, plausible_year, whole
 from bot.targets import ID_RE, USERNAME_RE
 from duty.alerts import Alert, AlertKind, Level, TipRef
-from duty.model import EscalationPolicy, Shift, SlotReason, Team, parse_hhmm, parse_patterns
+from duty.model import (
+    MAX_PER_SHIFT,
+    EscalationPolicy,
+    Shift,
+    SlotReason,
+    Team,
+    parse_hhmm,
+    parse_patterns,
+)
 from duty.ports import OpenTip, SwapRequest
 from duty.service import (
     MAX_SCHEDULE_DAYS,
@@ -316,17 +325,21 @@ def chunks(lines: Sequence[str], limit: int = 4000) -> list[str]:
 
 def parse_day(token: str) -> date:
     try:
-        return date.fromisoformat(token)
+        day = date.fromisoformat(token)
     except ValueError as exc:
         raise InvalidInput("duty.bad_date", value=token[:20]) from exc
+    if not plausible_year(day.year):
+        raise InvalidInput("duty.date_range", value=token[:20], first=FIRST_YEAR, last=LAST_YEAR)
+    return day
 
 
 def parse_days(token: str | None, default: int, maximum: int) -> int:
     if token is None:
         return default
-    if not token.isdigit() or not (1 <= int(token) <= maximum):
+    days = whole(token, 1, maximum)
+    if days is None:
         raise InvalidInput("duty.bad_days", max=maximum)
-    return int(token)
+    return days
 
 
 # ---------------------------------------------------------------- dispatch
@@ -732,14 +745,13 @@ def setup(ctx: AppContext) -> Router:
                 tz = a[3:]
             else:
                 plain.append(a)
-        if len(plain) < 3 or len(plain) > 5 or not plain[2].isdigit():
+        per_shift = whole(plain[2], 0, 10**6) if len(plain) >= 3 else None
+        if len(plain) > 5 or per_shift is None:
             raise InvalidInput("duty.team_add_usage")
         patterns = parse_patterns(plain[1])
         sector = plain[3].lower() if len(plain) > 3 else None
         area = plain[4] if len(plain) > 4 else None
-        team = await duty.create_team(
-            principal, plain[0], tz, patterns, int(plain[2]), sector, area
-        )
+        team = await duty.create_team(principal, plain[0], tz, patterns, per_shift, sector, area)
         await message.answer(
             t(
                 "duty.team_created",
@@ -774,21 +786,24 @@ def setup(ctx: AppContext) -> Router:
             changes[field] = tuple(ids)
         elif field == "patterns" and len(values) == 1:
             changes["patterns"] = parse_patterns(values[0])
-        elif field == "per_shift" and len(values) == 1 and values[0].isdigit():
-            changes["per_shift"] = int(values[0])
+        elif field == "per_shift" and len(values) == 1:
+            per_shift = whole(values[0], 0, 10**6)
+            if per_shift is None:
+                raise InvalidInput("duty.bad_per_shift", max=MAX_PER_SHIFT)
+            changes["per_shift"] = per_shift
         elif field == "tz" and len(values) == 1:
             changes["tz"] = values[0]
-        elif field == "escalation" and len(values) == 2 and all(v.isdigit() for v in values):
-            changes["policy"] = EscalationPolicy(int(values[0]), int(values[1]))
+        elif field == "escalation" and len(values) == 2:
+            first, second = (whole(v, 0, 10**6) for v in values)
+            if first is None or second is None:
+                raise InvalidInput("duty.bad_policy")
+            changes["policy"] = EscalationPolicy(first, second)
         elif field == "chat" and len(values) == 1:
             if values[0].lower() == "off":
                 changes["duty_chat_id"] = None
             else:
-                try:
-                    chat_id = int(values[0])
-                except ValueError as exc:
-                    raise InvalidInput("duty.bad_chat") from exc
-                if chat_id >= 0:
+                chat_id = whole(values[0], -(10**15), -1)  # group ids are negative
+                if chat_id is None:
                     raise InvalidInput("duty.bad_chat")
                 if await ctx.groups.get(chat_id) is not None:
                     # Tips never appear in community groups: only an officers' group.

@@ -15,7 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
-from typing import Any
+from typing import Annotated, Any
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -35,11 +35,13 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+from pydantic import Field
 from pymongo.errors import PyMongoError
 
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator
+from bot.numbers import whole
 from bot.tip_views import (
     TipsterMessenger,
     list_line,
@@ -124,9 +126,12 @@ class TipCb(CallbackData, prefix="tp"):
     value: str = ""
 
 
+MAX_PAGE = 9999  # pages of /tips (ten tips each): far more than any notice gets
+
+
 class TipPage(CallbackData, prefix="tpl"):
-    ref: str
-    page: int
+    ref: Annotated[str, Field(max_length=32)]
+    page: Annotated[int, Field(ge=0, lt=MAX_PAGE)]  # a forged page is refused, never queried
 
 
 class NearQuery(StatesGroup):
@@ -597,7 +602,7 @@ def setup(ctx: AppContext) -> Router:
                     callback_data=TipPage(ref=notice.ref, page=pg.page - 1).pack(),
                 )
             )
-        if pg.page + 1 < pg.pages:
+        if pg.page + 1 < min(pg.pages, MAX_PAGE):
             buttons.append(
                 InlineKeyboardButton(
                     text=t("tips.button.next"),
@@ -616,9 +621,10 @@ def setup(ctx: AppContext) -> Router:
             raise InvalidInput("tips.tips_usage")
         page = 0
         if len(args) == 2:
-            if not args[1].isdigit() or int(args[1]) < 1:
-                raise InvalidInput("tips.tips_usage")
-            page = int(args[1]) - 1
+            number = whole(args[1], 1, MAX_PAGE)
+            if number is None:
+                raise InvalidInput("tips.bad_page", max=MAX_PAGE)
+            page = number - 1
         text, markup = await tips_page(t, principal, args[0], page)
         await message.answer(text, reply_markup=markup)
 

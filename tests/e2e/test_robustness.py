@@ -8,6 +8,10 @@ heard of.
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.e2e.harness import BotRunner, World, wait_until
 
 GROUP = -1001300000001
@@ -50,3 +54,63 @@ async def test_flood_guard_covers_edits_and_join_requests_and_forgets(
     await ann.says("/whoami")
     await ann.expect("User id")
     assert guard.tracked() == (1, 0)
+
+
+async def test_numbers_are_range_checked_and_every_button_is_answered(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.routers.tips import TipPage
+    from tests.e2e.test_tips import REF, seed_notice
+
+    caplog.set_level(logging.WARNING, logger="six_circles.errors")
+    await seed_notice(world)
+    boss = world.superadmin(lang="en")
+    huge = "99999999999999999999"
+
+    # /tips <ref> <page>: a page must be 1..9999 (full-width digits are fine).
+    for page in (huge, "0", "-2", "²", "1_0", "3.5"):
+        await boss.says(f"/tips {REF} {page}")
+        await boss.expect("The page must be a whole number from 1 to 9999")
+    await boss.says(f"/tips {REF} ２")
+    listing = await boss.expect(f"No tips you may see on notice {REF}")
+
+    # Forged, malformed and stale buttons are all answered; the real one works.
+    async def pressed(data: str) -> str:
+        qid = await world.tg.press(boss.user, listing, data, strict=False)
+        answer = await wait_until(lambda: world.tg.answered_callback(qid))
+        return str(answer.get("text", ""))
+
+    for data in (f"tpl:{REF}:{huge}", f"tpl:{REF}:-1", f"tpl:{REF}:abc", "tpl:x", "zz", "x:1:2"):
+        assert await pressed(data) == "Invalid action.", data
+    for data in ("nm:upd:N-2611-07:", "nt:send:"):  # well formed, but no dialog is waiting
+        assert await pressed(data) == "This button is no longer valid.", data
+    assert await pressed(TipPage(ref=REF, page=0).pack()) == ""
+
+    # Duty: days, operators per shift, escalation minutes and a duty group id.
+    for command, answer in (
+        (f"/sla {huge}", "Days must be between 1 and 366"),
+        ("/sla ²", "Days must be between 1 and 366"),
+        (f"/schedule {huge}", "Days must be between 1 and 31"),
+        ("/myshifts ²", "Days must be between 1 and 31"),
+        ("/team_add dx 2x12 ²", "Usage: /team_add"),
+        (f"/team_add dx 2x12 {huge}", "Usage: /team_add"),
+        ("/team_add dx 2x12 1", "Duty team dx created"),
+        (f"/team_set dx chat -{huge}", "Invalid duty group id"),
+        ("/team_set dx chat 12", "Invalid duty group id"),
+        ("/team_set dx per_shift ²", "Operators per shift must be between 1 and 20"),
+        (f"/team_set dx per_shift {huge}", "Operators per shift must be between 1 and 20"),
+        ("/team_set dx escalation ² 5", "Escalation times must be 1 to 1440 minutes"),
+        (f"/team_set dx escalation 5 {huge}", "Escalation times must be 1 to 1440 minutes"),
+        (f"/notice_repeat {REF} ²", "Usage: /notice_repeat"),
+        (f"/notice_repeat {REF} {huge}", "Usage: /notice_repeat"),
+        # Dates near the calendar's ends overflowed date arithmetic and the database.
+        ("/unavailable 9999-12-31", "out of range: it must lie in the years 2000 to 2099"),
+        ("/team_set dx start 0001-01-01", "out of range: it must lie in the years 2000 to 2099"),
+        ("/near 5 0001-01-01..2026-01-01", "out of range: dates must lie in the years 2000"),
+    ):
+        await boss.says(command)
+        await boss.expect(answer)
+    team = await world.db.duty_teams.find_one({})
+    assert team is not None and team["per_shift"] == 1 and team.get("duty_chat_id") is None
+    await world.idle()
+    assert not [r.getMessage() for r in caplog.records]
