@@ -133,10 +133,27 @@ class TipsBridge:
         try:
             summary = await api.summary(tip_id)
             # Never move a tip back: an investigator may have taken it further meanwhile.
-            if summary is not None and summary.status is TipStatus.NEW:
-                await api.set_status(tip_id, TipStatus.ACKNOWLEDGED, actor_id)
+            if summary is None or summary.status is not TipStatus.NEW:
+                return
+            await api.set_status(tip_id, TipStatus.ACKNOWLEDGED, actor_id)
         except (DomainError, ValueError) as exc:
             log.info("tip %s status not changed by duty: %r", tip_id, exc)
+            return
+        # The first acknowledgement: the tipster hears of it, under the tip code (never who
+        # took it), in the background so the officer's button is answered at once. Nothing
+        # is sent for a tip whose tipster unlinked it (/forget).
+        messenger = self._ctx.services.get("tipster_messenger")
+        if isinstance(messenger, tip_views.TipsterMessenger):
+            self._ctx.inflight.spawn(
+                self._tell_tipster(messenger, tip_id), f"tip-acknowledged-{tip_id}"
+            )
+
+    @staticmethod
+    async def _tell_tipster(messenger: tip_views.TipsterMessenger, tip_id: str) -> None:
+        if not await messenger.send(tip_id, "tips.status_changed.acknowledged"):
+            log.info(
+                "tipster of %s not told of the acknowledgement (unlinked or unreachable)", tip_id
+            )
 
     async def is_handled(self, tip_id: str) -> bool:
         status = await self._dir.status(tip_id)

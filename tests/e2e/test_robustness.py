@@ -114,3 +114,41 @@ async def test_numbers_are_range_checked_and_every_button_is_answered(
     assert team is not None and team["per_shift"] == 1 and team.get("duty_chat_id") is None
     await world.idle()
     assert not [r.getMessage() for r in caplog.records]
+
+
+async def test_first_acknowledgement_from_a_duty_card_tells_the_tipster(world: World) -> None:
+    from tests.e2e.test_duty import ZH, button, crew, make_team, member, send_tip
+    from tests.e2e.test_duty import seed_notice as seed_duty_notice
+
+    ops, mgr, inv = await crew(world)
+    op1, op2, _, _ = ops
+    await make_team(world, ops, mgr)
+    await seed_duty_notice(world, [inv.id])
+    tia = await member(world, "tia")
+    code = await send_tip(tia, "白色面包车停在加油站后面")
+    card = await op2.expect(code)
+    await op1.expect(code)
+
+    await op2.presses(card, button(card, "dack:"))
+    told = await tia.expect(ZH("tips.status_changed.acknowledged"))
+    assert code in told["text"]
+    assert "Op2" not in told["text"] and "op2" not in told["text"]
+
+    # Her reply is a new thread message; acknowledging that one tells her nothing more.
+    await tia.says("车牌是浙A12345", reply_to=told)
+    await tia.expect(code)
+    message_card = await op1.expect("浙A12345")
+    await op1.presses(message_card, button(message_card, "dack:"))
+    await world.idle()
+    await tia.expect_nothing_new()
+
+    # A tipster who unlinked the tip (/forget) before it was taken hears nothing.
+    bob = await member(world, "bob")
+    code2 = await send_tip(bob, "另一条线索")
+    card2 = await op2.expect(code2)
+    await bob.says(f"/forget {code2}")
+    await bob.expect(code2)
+    await op2.presses(card2, button(card2, "dack:"))
+    await wait_until(lambda: world.db.tips.find_one({"code": code2, "status": "acknowledged"}))
+    await world.idle()
+    await bob.expect_nothing_new()
