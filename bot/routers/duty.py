@@ -201,17 +201,21 @@ class TipsBridge:
         tip = await api.tip(alert.tip_id) if api is not None else None
         return tip.media if tip is not None else ()
 
-    async def body(self, alert: Alert, t: Translator, tz: ZoneInfo) -> str | None:
-        """The tip's content, location and notice, as the tips feature renders it."""
+    async def body(
+        self, alert: Alert, t: Translator, tz: ZoneInfo, *, whole: bool = False
+    ) -> str | None:
+        """The tip's content, location and notice, as the tips feature renders it; cut to
+        fit a card (UTF-16 units, as Telegram counts), or ``whole`` (Open)."""
         summary = await self.summary(alert.tip_id)
         if summary is None:
             return None
-        text = tip_views.card_text(t, summary, tz)
+        text = tip_views.card_text(t, summary, tz, whole=whole)
         if alert.kind is AlertKind.MESSAGE and alert.message_id:
             extra = await self.thread_text(alert.tip_id, alert.message_id)
             if extra:
-                text = t("duty.card_message", text=extra[:1500]) + "\n\n" + text
-        return text[:3600]
+                extra = extra if whole else tip_views.fit_text(extra, 1500)
+                text = t("duty.card_message", text=extra) + "\n\n" + text
+        return text if whole else tip_views.fit_text(text, 3600)
 
 
 def subscribe_tip_events(ctx: AppContext, dispatch: DutyDispatch) -> None:
@@ -387,10 +391,13 @@ class DutyDispatch:
     def tz(self, team: Team | None) -> ZoneInfo:
         return team.zone if team else self.ctx.settings.tz
 
-    async def card_text(self, alert: Alert, t: Translator, header: str) -> str:
+    async def card_text(
+        self, alert: Alert, t: Translator, header: str, *, whole: bool = False
+    ) -> str:
+        """One card's text (cut to one message), or ``whole`` for Open (``split_text``)."""
         team = await self.svc.repo.get_team(alert.team) if alert.team else None
         lines = [header]
-        body = await self.tips.body(alert, t, self.tz(team))
+        body = await self.tips.body(alert, t, self.tz(team), whole=whole)
         if body:
             lines.append(body)
         else:
@@ -408,7 +415,8 @@ class DutyDispatch:
                     at=hm(alert.acked_at, self.tz(team)),
                 )
             )
-        return "\n".join(lines)[:4096]
+        text = "\n".join(lines)
+        return text if whole else tip_views.fit_text(text)
 
     def header(self, alert: Alert, level: Level, t: Translator) -> str:
         if level is Level.DUTY:
@@ -1097,11 +1105,12 @@ def setup(ctx: AppContext) -> Router:
         if not principal.can(Permission.VIEW_TIPS, Scope(alert.sector, alert.area)):
             await query.answer(t("errors.permission_denied"), show_alert=True)
             return
-        text = await dispatch.card_text(alert, t, t("duty.card_open", code=alert.code))
+        text = await dispatch.card_text(alert, t, t("duty.card_open", code=alert.code), whole=True)
         await query.answer()
         try:
-            msg = await bot.send_message(principal.user_id, text)
-            await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
+            for piece in tip_views.split_text(text):  # all of it, however long
+                msg = await bot.send_message(principal.user_id, piece)
+                await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
             # Then the files themselves (a group card only counts them), each a tip card
             # too: replying to a photo writes to the tipster like replying to the text.
             for part in await tips.media(alert):

@@ -43,11 +43,14 @@ from bot.context import AppContext
 from bot.i18n import Translator
 from bot.numbers import whole
 from bot.tip_views import (
+    Relay,
     TipsterMessenger,
+    failure_reason,
     list_line,
     media_summary,
     pseudonym_label,
     send_card,
+    split_text,
     status_name,
     when,
 )
@@ -849,10 +852,19 @@ def setup(ctx: AppContext) -> Router:
         )
         if stored is None:
             return  # the same message again
-        if await messenger.relay(tip_id, message):
+        relay = await messenger.relay(tip_id, message)
+        if relay is None:  # unlinked meanwhile
+            await message.answer(t("tips.relay_forgotten", code=tip.code))
+        elif relay.ok:
             await message.answer(t("tips.relayed", code=tip.code))
-        else:
-            await message.answer(t("tips.relay_failed", code=tip.code))
+        else:  # never "passed on" when it was not: what Telegram said, and what is kept
+            assert relay.error is not None
+            reason = failure_reason(t, relay.error)
+            if relay.sent:
+                key, extra = "tips.relay_partial", {"sent": relay.sent, "total": relay.total}
+            else:
+                key, extra = "tips.relay_failed", {}
+            await message.answer(t(key, code=tip.code, reason=reason, **extra))
 
     async def tipster_reply(message: Message, t: Translator, tip_id: str) -> None:
         tip = await repo.get(tip_id)
@@ -876,24 +888,48 @@ def setup(ctx: AppContext) -> Router:
         stored = await service.add_thread(tip, Direction.TIPSTER, tuple(parts), message_id=key)
         if stored is None:
             return
+        failed: Relay | None = None
         for officer_id in await repo.officers_in_thread(tip_id):
-            await forward_to_officer(officer_id, tip, message)
-        await message.answer(t("tips.added_to_thread", code=tip.code))
+            relay = await forward_to_officer(officer_id, tip, message)
+            if not relay.ok:
+                failed = relay
+        if failed is None:
+            await message.answer(t("tips.added_to_thread", code=tip.code))
+            return
+        # Stored, but not (wholly) passed on: the tipster is told so, and why; never "added".
+        assert failed.error is not None
+        await message.answer(
+            t("tips.forward_failed", code=tip.code, reason=failure_reason(t, failed.error))
+        )
 
-    async def forward_to_officer(officer_id: int, tip: Tip, message: Message) -> None:
+    async def forward_to_officer(officer_id: int, tip: Tip, message: Message) -> Relay:
+        """A tipster's reply to an officer who wrote in the thread, headed by the tip code
+        and pseudonym; a long text in several messages, every one a tip card."""
         ot = await messenger.translator(officer_id)
+        head = ot("tips.tipster_replied", code=tip.code, who=pseudonym_label(ot, tip.pseudonym))
+        texts = split_text(f"{head}\n\n{message.text}") if message.text else [head]
+        total = len(texts) + (message.text is None)
+        sent = 0
         try:
-            head = await ctx.bot.send_message(
-                officer_id,
-                ot("tips.tipster_replied", code=tip.code, who=pseudonym_label(ot, tip.pseudonym))
-                + (f"\n\n{message.text}" if message.text else ""),
-            )
-            await api.register_card(officer_id, head.message_id, tip.tip_id)
+            for text in texts:
+                msg = await ctx.bot.send_message(officer_id, text)
+                await api.register_card(officer_id, msg.message_id, tip.tip_id)
+                sent += 1
             if message.text is None:
                 copied = await ctx.bot.copy_message(officer_id, message.chat.id, message.message_id)
                 await api.register_card(officer_id, copied.message_id, tip.tip_id)
+                sent += 1
         except TelegramAPIError as exc:
-            log.info("could not pass a tipster reply to officer %s: %s", officer_id, exc)
+            log.warning(
+                "tipster reply on %s to officer %s stopped after %s/%s: %s",
+                tip.code,
+                officer_id,
+                sent,
+                total,
+                exc,
+            )
+            return Relay(sent, total, exc)
+        return Relay(sent, total)
 
     # ---- collecting a draft ------------------------------------------------------------
 

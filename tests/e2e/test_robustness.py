@@ -152,3 +152,137 @@ async def test_first_acknowledgement_from_a_duty_card_tells_the_tipster(world: W
     await wait_until(lambda: world.db.tips.find_one({"code": code2, "status": "acknowledged"}))
     await world.idle()
     await bob.expect_nothing_new()
+
+
+def long_text(units: int) -> str:
+    """Lines of Chinese with an emoji (two UTF-16 units each) up to about ``units``."""
+    from broadcasts.text import utf16_len
+
+    lines: list[str] = []
+    i = 0
+    while utf16_len("\n".join([*lines, f"第{i}行：白色面包车向北行驶😀"])) <= units:
+        lines.append(f"第{i}行：白色面包车向北行驶😀")
+        i += 1
+    return "\n".join(lines)
+
+
+async def test_long_thread_messages_arrive_whole_and_failed_relays_are_reported(
+    world: World,
+) -> None:
+    from broadcasts.text import utf16_len
+    from groups.roles import Role, Scope
+    from tests.e2e.test_tips import ZH, head, member, officer, send_tip
+    from tests.e2e.test_tips import seed_notice as seed_tip_notice
+    from tests.fakebot import TgError
+
+    await seed_tip_notice(world)
+    ann = await member(world, "ann")
+    code = await send_tip(ann, world, "看到可疑人员")
+    inv = await officer(world, "ivan", Role.INVESTIGATOR, Scope("drivers"))
+    await inv.says("/start")
+    await inv.expect()
+    await inv.says(f"/tipinfo {code}")
+    card = await inv.expect(code)
+
+    # Officer -> tipster: a full 4,096-unit message no longer fits under the header.
+    question = long_text(4096)
+    assert utf16_len(question) > 4000
+    await inv.says(question, reply_to=card)
+    await inv.expect(head("tips.relayed"))
+    first = await ann.expect(code)
+    pieces = [first]
+    while "\n".join(m["text"] for m in pieces).count("第") < question.count("第"):
+        pieces.append(await ann.expect())
+    assert len(pieces) >= 2 and question in "\n".join(m["text"] for m in pieces)
+
+    # Tipster -> officer: the same, every piece a tip card the officer can answer.
+    answer = long_text(4096)
+    await ann.says(answer, reply_to=pieces[-1])
+    await ann.expect(head("tips.added_to_thread"))
+    got = [await inv.expect(code)]
+    while "\n".join(m["text"] for m in got).count("第") < answer.count("第"):
+        got.append(await inv.expect())
+    assert len(got) >= 2 and answer in "\n".join(m["text"] for m in got)
+    await inv.says("收到，谢谢", reply_to=got[-1])
+    await inv.expect(head("tips.relayed"))
+    await ann.expect("收到，谢谢")
+
+    # Failures name Telegram's real reason and are never reported as passed on.
+    world.tg.block_bot(ann.user)
+    await inv.says("还在吗？", reply_to=card)
+    refused = await inv.expect(code)
+    assert refused["text"] == ZH("tips.relay_failed", code=code, reason=ZH("tips.why.blocked")), (
+        refused["text"]
+    )
+    world.tg.block_bot(ann.user, blocked=False)
+    world.tg.fail_next("sendMessage", TgError.bad_request("chat not found"), chat_id=ann.id)
+    await inv.says("请回复", reply_to=card)
+    refused = await inv.expect(code)
+    assert (
+        ZH("tips.why.not_found") in refused["text"] and head("tips.relayed") not in refused["text"]
+    )
+    # Part of a long message delivered: said so, with how much.
+    from bot.tip_views import split_text
+
+    again = long_text(4096)
+    header = ZH("tips.thread_header_notice", code=code, title="寻找白色面包车")
+    second = split_text(f"{header}\n\n{ZH('tips.officer_says')}\n{again}")[1]
+    world.tg.fail_next("sendMessage", TgError.forbidden("user is deactivated"), text=second)
+    await inv.says(again, reply_to=card)
+    partial = await inv.expect(code)
+    assert partial["text"] == ZH(
+        "tips.relay_partial", code=code, sent=1, total=2, reason=ZH("tips.why.deactivated")
+    ), partial["text"]
+
+    # The officer blocked the bot: the tipster learns it did not reach them, and why.
+    relayed = [m for m in ann.inbox() if code in (m.get("text") or "")][-1]
+    ann.skip_inbox()
+    world.tg.block_bot(inv.user)
+    await ann.says("补充：车往北开了", reply_to=relayed)
+    told = await ann.expect(code)
+    assert told["text"] == ZH("tips.forward_failed", code=code, reason=ZH("tips.why.blocked"))
+    thread = [d async for d in world.db.tip_messages.find({"direction": "tipster"})]
+    assert any("车往北开了" in p.get("text", "") for d in thread for p in d["parts"])
+
+
+async def test_a_long_tip_reaches_duty_and_open_and_tipinfo_show_all_of_it(world: World) -> None:
+    """Cards were cut by characters, not by Telegram's UTF-16 units: a tip full of emoji
+    made a card Telegram refused, so no operator got it; Open and /tipinfo cut the text."""
+    from bot.routers.tips import TipCb
+    from broadcasts.text import utf16_len
+    from tests.e2e.test_duty import REF, ZH, button, crew, head, make_team, member
+    from tests.e2e.test_duty import seed_notice as seed_duty_notice
+
+    ops, mgr, inv = await crew(world)
+    op1 = ops[0]
+    await make_team(world, ops, mgr)
+    await seed_duty_notice(world, [inv.id])
+    tia = await member(world, "tia")
+    await tia.says(f"/start tip_{REF}")
+    await tia.expect(head("tips.panel_hint"))
+    await tia.says("开头标记" + "😀" * 1000)
+    await tia.expect(head("tips.added"))
+    await tia.says("🚐" * 1000 + "结尾标记")
+    ack = await tia.expect(head("tips.added"))
+    await tia.presses(ack, TipCb(action="send").pack())
+    await tia.expect(head("tips.received"))
+
+    card = await op1.expect(head("duty.card_new_tip"))
+    assert utf16_len(card["text"]) <= 4096 and "开头标记" in card["text"]
+
+    def whole(messages: list[dict[str, object]]) -> str:
+        return "".join(str(m.get("text") or "") for m in messages)
+
+    await op1.presses(card, button(card, "dopen:"))
+    opened = [await op1.expect(head("duty.card_open"))]
+    while "结尾标记" not in whole(opened):
+        opened.append(await op1.expect())
+    assert whole(opened).count("😀") == 1000 and whole(opened).count("🚐") == 1000
+
+    code = card["text"].split("T-", 1)[1][:5]
+    await op1.says(f"/tipinfo T-{code}")
+    shown = [await op1.expect(f"T-{code}")]
+    while "结尾标记" not in whole(shown):
+        shown.append(await op1.expect())
+    assert whole(shown).count("😀") == 1000 and whole(shown).count("🚐") == 1000
+    assert ZH("tips.card.reply_hint") in whole(shown)
