@@ -286,3 +286,81 @@ async def test_a_long_tip_reaches_duty_and_open_and_tipinfo_show_all_of_it(world
         shown.append(await op1.expect())
     assert whole(shown).count("😀") == 1000 and whole(shown).count("🚐") == 1000
     assert ZH("tips.card.reply_hint") in whole(shown)
+
+
+async def test_scoped_managers_remove_ban_and_unban_only_inside_their_scope(
+    world: World,
+) -> None:
+    from tests.e2e.test_groups import (
+        BUSINESS_CHAT,
+        DRIVERS_CHAT,
+        LANDLORDS_CHAT,
+        admit_driver,
+        bound,
+        buttons,
+        manager,
+    )
+
+    boss = world.superadmin(lang="en")
+    mgr = await manager(world, "mgr", "drivers")
+    biz = await manager(world, "biz", "businesses")
+    await bound(world, mgr, DRIVERS_CHAT, "Drivers", "drivers")
+    await bound(world, boss, BUSINESS_CHAT, "Shops", "businesses")
+    await bound(world, boss, LANDLORDS_CHAT, "Landlords", "landlords")
+    ann = world.person("ann", lang="en")
+    await admit_driver(world, ann, mgr, DRIVERS_CHAT)
+    await world.tg.join_request(ann.id, BUSINESS_CHAT)
+    confirm = await ann.expect("You are already a member of the platform")
+    await ann.presses(confirm, next(b for b in buttons(confirm) if b.endswith(":ok")))
+    card = await biz.expect("Join request")
+    await biz.presses(card, next(b for b in buttons(card) if b.endswith(":a")))
+    await ann.expect("was approved")
+
+    # /remove by the drivers' manager: out of the drivers' group only.
+    await mgr.says("/remove @ann left the trade")
+    done = await mgr.expect("Removed Ann Zhang")
+    assert "your scope (drivers)" in done["text"]
+    assert "Left untouched, outside your scope: Shops." in done["text"]
+    assert world.tg.member_status(DRIVERS_CHAT, ann.id) == "left"
+    assert world.tg.member_status(BUSINESS_CHAT, ann.id) == "member"
+    member = await world.db.members.find_one({"_id": ann.id})
+    assert member is not None and member["status"] == "active"
+    assert {g["chat_id"]: g["status"] for g in member["groups"]} == {
+        DRIVERS_CHAT: "removed",
+        BUSINESS_CHAT: "active",
+    }
+    assert await world.db.roles.count_documents({"user_id": ann.id, "role": "member"}) == 1
+    entry = await world.db.audit.find_one({"action": "member.remove"})
+    assert entry is not None and entry["details"]["untouched"] == [BUSINESS_CHAT]
+
+    # /ban by the drivers' manager: the drivers' groups only; later requests there declined.
+    await mgr.says("/ban @ann sold stolen phones")
+    banned = await mgr.expect("Banned Ann Zhang")
+    assert "Left untouched, outside your scope:" in banned["text"]
+    assert "Shops" in banned["text"] and "Landlords" in banned["text"]
+    assert {int(c.params["chat_id"]) for c in world.tg.calls_of("banChatMember")} == {
+        DRIVERS_CHAT
+    }
+    assert world.tg.member_status(BUSINESS_CHAT, ann.id) == "member"
+    assert world.tg.member_status(LANDLORDS_CHAT, ann.id) == "left"  # never touched
+    await world.tg.join_request(ann.id, DRIVERS_CHAT)
+    await ann.expect("was not approved")
+    await world.tg.wait_for_call("declineChatJoinRequest", chat_id=DRIVERS_CHAT)
+
+    # The landlords' manager has no ban to lift; the drivers' manager lifts theirs.
+    landlords = await manager(world, "lan", "landlords")
+    await landlords.says("/unban @ann")
+    await landlords.expect("No member")  # ann has never been in a landlords' group
+    await mgr.says("/unban @ann")
+    await mgr.expect("Lifted your scope's (drivers) ban on Ann Zhang")
+    member = await world.db.members.find_one({"_id": ann.id})
+    assert member is not None and member["bans"] == [] and member["status"] == "active"
+
+    # A platform-wide ban is a superadmin's (or an unrestricted manager's) to lift.
+    await boss.says("/ban @ann fraud")
+    await boss.expect("Banned Ann Zhang")
+    assert world.tg.member_status(LANDLORDS_CHAT, ann.id) == "kicked"
+    await mgr.says("/unban @ann")
+    await mgr.expect("banned platform-wide; only an unrestricted manager or a superadmin")
+    member = await world.db.members.find_one({"_id": ann.id})
+    assert member is not None and member["status"] == "banned"
