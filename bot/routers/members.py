@@ -71,6 +71,16 @@ async def profile_text(kit: Kit, t: Translator, m: Member, viewer_id: int) -> st
                 at=kit.when(m.status_at),
             )
         )
+    for b in m.bans:
+        lines.append(
+            t(
+                "members.scoped_ban",
+                scope=b.scope.label(),
+                by=await kit.name_of(b.by),
+                at=kit.when(b.at),
+                reason=b.reason,
+            )
+        )
     lines.append(t("members.groups_header"))
     for g in m.groups:
         group = await kit.groups.get(g.chat_id)

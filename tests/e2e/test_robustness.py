@@ -346,6 +346,9 @@ async def test_scoped_managers_remove_ban_and_unban_only_inside_their_scope(
     await world.tg.join_request(ann.id, DRIVERS_CHAT)
     await ann.expect("was not approved")
     await world.tg.wait_for_call("declineChatJoinRequest", chat_id=DRIVERS_CHAT)
+    await biz.says("/member @ann")
+    profile = await biz.expect("Ann Zhang (id")
+    assert "Banned in drivers: Mgr" in profile["text"] and "sold stolen phones" in profile["text"]
 
     # The landlords' manager has no ban to lift; the drivers' manager lifts theirs.
     landlords = await manager(world, "lan", "landlords")
