@@ -338,9 +338,7 @@ async def test_scoped_managers_remove_ban_and_unban_only_inside_their_scope(
     banned = await mgr.expect("Banned Ann Zhang")
     assert "Left untouched, outside your scope:" in banned["text"]
     assert "Shops" in banned["text"] and "Landlords" in banned["text"]
-    assert {int(c.params["chat_id"]) for c in world.tg.calls_of("banChatMember")} == {
-        DRIVERS_CHAT
-    }
+    assert {int(c.params["chat_id"]) for c in world.tg.calls_of("banChatMember")} == {DRIVERS_CHAT}
     assert world.tg.member_status(BUSINESS_CHAT, ann.id) == "member"
     assert world.tg.member_status(LANDLORDS_CHAT, ann.id) == "left"  # never touched
     await world.tg.join_request(ann.id, DRIVERS_CHAT)
