@@ -18,13 +18,14 @@ from tips.geocoding import split_base_url
 TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 LOCALES = ("zh-CN", "en")
-MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 TOKEN_HELP = (
     "BOT_TOKEN is missing or malformed: create a bot with @BotFather in Telegram "  # noqa: S105
     "(https://t.me/BotFather, /newbot), then set BOT_TOKEN=<id>:<secret> in the environment "
     "or in .env"
 )
+
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
 class Settings(BaseSettings):
