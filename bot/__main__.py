@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from bot.config import Settings, describe_error
 from bot.logs import configure_logging
 from bot.runner import StartupError, freeze_heap, run
-from storage.client import DatabaseUnavailable
+from storage.client import DatabaseUnavailable, InvalidDatabaseUri
 
 
 async def _main(settings: Settings) -> None:
@@ -38,6 +38,9 @@ def main() -> int:
     configure_logging(settings.log_level, secrets)
     try:
         asyncio.run(_main(settings))
+    except InvalidDatabaseUri as exc:
+        print(f"six-circles: invalid configuration: MONGODB_URI: {exc}", file=sys.stderr)
+        return 2
     except DatabaseUnavailable as exc:
         print(f"six-circles: {exc}", file=sys.stderr)
         return 3

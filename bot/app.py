@@ -186,8 +186,9 @@ def build_app(
     throttle = ThrottleMiddleware(
         settings.throttle_messages, settings.throttle_window_s, frozenset(settings.superadmin_ids)
     )
+    ctx.provide(throttle=throttle)
     access = AccessMiddleware()
-    for observer in (dp.message, dp.callback_query):
+    for observer in (dp.message, dp.edited_message, dp.callback_query, dp.chat_join_request):
         observer.outer_middleware(throttle)
     for observer in (
         dp.message,

@@ -25,6 +25,8 @@ TOKEN_HELP = (
     "or in .env"
 )
 
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -122,6 +124,21 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError('must be JSON like {"area-code": "text", "*": "text"}') from exc
         return v
+
+    @field_validator("mongodb_uri", mode="before")
+    @classmethod
+    def _mongodb_uri(cls, v: object) -> object:
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(raw, str):
+            raw = raw.strip()
+            if not raw:
+                return None  # MONGODB_URI= (empty): the embedded database, as when unset
+            if not raw.startswith(MONGODB_SCHEMES):
+                raise ValueError(
+                    "must be a MongoDB connection string starting with mongodb:// or "
+                    "mongodb+srv:// (leave it unset for the embedded database)"
+                )
+        return raw
 
     @field_validator("bot_token")
     @classmethod

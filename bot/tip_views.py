@@ -1,7 +1,8 @@
 """How tips look to officers (cards) and how the bot writes to a tipster.
 
 For duty and rewards:
-- ``card_text(t, tip, tz=None)``: the text of a tip card for an officer (pseudonym only);
+- ``card_text(t, tip, tz=None, whole=False)``: the text of a tip card for an officer
+  (pseudonym only), cut to fit one message unless ``whole``;
   ``tip`` is a ``Tip`` or a ``TipSummary``; times in ``tz`` (pass ``ctx.settings.tz``;
   default Asia/Shanghai, the project's default TIMEZONE).
 - ``send_card(bot, tips_api, chat_id, tip, t, tz, reply_markup=None, with_media=True)``:
@@ -10,20 +11,32 @@ For duty and rewards:
   the tipster. Returns the message ids.
 - ``TipsterMessenger`` (provided as ``tipster_messenger``): ``send(tip_id, key, **params)``
   and ``owns(code, user_id)``.
+- ``split_text(text)`` / ``fit_text(text)``: a text in pieces Telegram accepts (4096 UTF-16
+  units each), or cut to one; and
+  ``Relay`` / ``failure_reason``: what became of a relayed message, and why in words.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot.i18n import Translator, normalize_locale
+from broadcasts.text import utf16_len
 from groups.errors import DomainError
 from storage.users import MongoUserRepository
 from tips.api import TipsApi
@@ -33,6 +46,7 @@ from tips.service import TipService
 log = logging.getLogger(__name__)
 
 CARD_TEXT_LIMIT = 3900
+MESSAGE_LIMIT = 4096  # UTF-16 code units, as Telegram counts a message's text
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 PREVIEW = 90
 
@@ -82,8 +96,12 @@ def _subject(t: Translator, tip: Tip | TipSummary) -> str:
     return t("tips.card.general")
 
 
-def card_text(t: Translator, tip: Tip | TipSummary, tz: tzinfo | None = None) -> str:
-    """A tip as an officer sees it: never the tipster's identity, only their pseudonym."""
+def card_text(
+    t: Translator, tip: Tip | TipSummary, tz: tzinfo | None = None, *, whole: bool = False
+) -> str:
+    """A tip as an officer sees it: never the tipster's identity, only their pseudonym.
+    Cut to fit one message (``CARD_TEXT_LIMIT`` UTF-16 units), unless ``whole``: then
+    all of it, for ``split_text``."""
     tz = tz or DEFAULT_TZ
     if isinstance(tip, Tip):
         loc = tip.location
@@ -116,9 +134,7 @@ def card_text(t: Translator, tip: Tip | TipSummary, tz: tzinfo | None = None) ->
     lines.append("")
     lines.append(t("tips.card.reply_hint"))
     out = "\n".join(lines)
-    if len(out) > CARD_TEXT_LIMIT:
-        out = out[: CARD_TEXT_LIMIT - 1] + "…"
-    return out
+    return out if whole else fit_text(out, CARD_TEXT_LIMIT)
 
 
 def list_line(t: Translator, tip: Tip, tz: tzinfo, distance_m: float | None = None) -> str:
@@ -176,10 +192,13 @@ async def send_card(
     reply_markup: InlineKeyboardMarkup | None = None,
     with_media: bool = True,
 ) -> list[int]:
-    """Show a tip to an officer; every message sent is registered as a tip card."""
-    sent = await bot.send_message(chat_id, card_text(t, tip, tz), reply_markup=reply_markup)
-    ids = [sent.message_id]
-    await tips_api.register_card(chat_id, sent.message_id, tip.tip_id)
+    """Show a tip to an officer, all of its text (a long one in several messages, the
+    buttons under the first); every message sent is registered as a tip card."""
+    ids: list[int] = []
+    for i, text in enumerate(split_text(card_text(t, tip, tz, whole=True))):
+        sent = await bot.send_message(chat_id, text, reply_markup=None if i else reply_markup)
+        ids.append(sent.message_id)
+        await tips_api.register_card(chat_id, sent.message_id, tip.tip_id)
     if with_media:
         for part in tip.media:
             msg = await send_part(bot, chat_id, part, f"{tip.code} · {part.text}".strip(" ·"))
@@ -187,6 +206,80 @@ async def send_card(
                 ids.append(msg.message_id)
                 await tips_api.register_card(chat_id, msg.message_id, tip.tip_id)
     return ids
+
+
+def fit_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 units (how Telegram counts), ending in "…"
+    when cut; for a message that must be one (a card with buttons)."""
+    if utf16_len(text) <= limit:
+        return text
+    units = 1  # the ellipsis
+    for end, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit:
+            return text[:end] + "…"
+    return text
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``text`` in pieces of at most ``limit`` UTF-16 code units (most emoji count two),
+    cut at a line break, else a space, in the second half of a piece; else anywhere between
+    two characters. Nothing is lost but the line break or space a piece was cut at."""
+    if utf16_len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    rest = text
+    while utf16_len(rest) > limit:
+        units = 0
+        end = 0
+        for ch in rest:
+            units += 2 if ord(ch) > 0xFFFF else 1
+            if units > limit:
+                break
+            end += 1
+        cut, skip = end, 0
+        for sep in ("\n", " "):
+            at = rest.rfind(sep, 0, end)
+            if at > end // 2:
+                cut, skip = at, 1
+                break
+        pieces.append(rest[:cut])
+        rest = rest[cut + skip :]
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """What became of a message passed on (to a tipster, or to an officer): ``sent`` of
+    ``total`` messages were accepted by Telegram; ``error`` is why the rest were not."""
+
+    sent: int
+    total: int
+    error: TelegramAPIError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.sent == self.total
+
+
+def failure_reason(t: Translator, exc: TelegramAPIError) -> str:
+    """Telegram's refusal in the reader's words: blocked, gone, never started, temporary,
+    or Telegram's own description."""
+    text = exc.message.lower()
+    if isinstance(exc, TelegramForbiddenError):
+        if "blocked" in text:
+            return t("tips.why.blocked")
+        if "deactivated" in text:
+            return t("tips.why.deactivated")
+        if "initiate" in text:
+            return t("tips.why.not_started")
+    elif isinstance(exc, TelegramBadRequest) and "chat not found" in text:
+        return t("tips.why.not_found")
+    elif isinstance(exc, TelegramNetworkError | TelegramServerError | TelegramRetryAfter):
+        return t("tips.why.temporary")
+    return t("tips.why.other", detail=" ".join(exc.message.split())[:200])
 
 
 class TipsterMessenger:
@@ -243,30 +336,37 @@ class TipsterMessenger:
         await self._service.repo.remember_tipster_message(tip_id, msg.message_id)
         return True
 
-    async def relay(self, tip_id: str, message: Message) -> bool:
+    async def relay(self, tip_id: str, message: Message) -> Relay | None:
         """Copy an officer's message (text or media) to the tipster, without the officer's
-        name, under the tip code and notice title."""
+        name, under the tip code and notice title. A long text goes as several messages
+        (Telegram takes 4096 units at most), each one the tipster may reply to. None when
+        the tip has no tipster to write to (unlinked with /forget)."""
         target = await self._target(tip_id)
         if target is None:
-            return False
+            return None
         tip, user_id, t = target
         header = self.header(t, tip)
+        if message.text is not None:
+            texts = split_text(f"{header}\n\n{t('tips.officer_says')}\n{message.text}")
+        else:
+            texts = [f"{header}\n{t('tips.officer_says')}"]
+        total = len(texts) + (message.text is None)
+        sent = 0
         try:
-            if message.text is not None:
-                sent = await self._bot.send_message(
-                    user_id, f"{header}\n\n{t('tips.officer_says')}\n{message.text}"
-                )
-                ids = [sent.message_id]
-            else:
-                head = await self._bot.send_message(user_id, f"{header}\n{t('tips.officer_says')}")
+            for text in texts:
+                msg = await self._bot.send_message(user_id, text)
+                await self._service.repo.remember_tipster_message(tip_id, msg.message_id)
+                sent += 1
+            if message.text is None:
                 copied = await self._bot.copy_message(user_id, message.chat.id, message.message_id)
-                ids = [head.message_id, copied.message_id]
+                await self._service.repo.remember_tipster_message(tip_id, copied.message_id)
+                sent += 1
         except TelegramAPIError as exc:
-            log.info("relay to tipster of %s failed: %s", tip.code, exc)
-            return False
-        for mid in ids:
-            await self._service.repo.remember_tipster_message(tip_id, mid)
-        return True
+            log.warning(
+                "relay to tipster of %s stopped after %s/%s: %s", tip.code, sent, total, exc
+            )
+            return Relay(sent, total, exc)
+        return Relay(sent, total)
 
     async def owns(self, code: str, user_id: int) -> bool:
         """Whether ``user_id`` sent the tip with this code (and has not unlinked it)."""

@@ -24,7 +24,6 @@ from groups.members import (
     MemberRepository,
     MemberRoleGrants,
     Membership,
-    MemberStatus,
 )
 from groups.model import Group, GroupStatus
 from groups.roles import Permission, Principal, Scope
@@ -262,7 +261,8 @@ class AdmissionService:
             first_name=first_name,
             username=username,
         )
-        if member is not None and member.status is MemberStatus.BANNED:
+        # Banned platform-wide, or by a manager of this group's sector/area.
+        if member is not None and member.banned_in(Scope(group.sector, group.area)):
             closed = replace(base, state=AppState.DECLINED, decided_at=now, reason="banned")
             await self._apps.create(closed)
             await self._gateway.decline_join(group.chat_id, user_id)

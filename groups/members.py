@@ -1,9 +1,15 @@
-"""The member registry: one profile per admitted person, and platform-wide removal.
+"""The member registry: one profile per admitted person, removal and bans.
 
 A member's ``groups`` lists every bound group they were admitted to, with the status of
 that membership; the member's own ``status`` is the platform-wide one:
 ``active`` (in at least one group), ``left`` (in none, by their own choice or a human
 admin), ``removed`` (removed by a manager from every group) or ``banned``.
+
+Managers act only inside their scope. An unrestricted manager (or a superadmin) removes and
+bans platform-wide; a manager limited to a sector and/or area removes the person from that
+scope's groups only, and a ban of theirs is a ``ScopedBan``: it keeps the person out of
+that scope's groups (join requests there are declined) and nowhere else. Whatever lies
+outside the scope is left as it was, and the answer (``Sweep.untouched``) says where.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from groups.audit import AuditEntry, AuditLog
 from groups.clock import Clock
 from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.model import Group, GroupStatus
-from groups.roles import Permission, Principal, Scope
+from groups.roles import UNRESTRICTED, Permission, Principal, Scope
 
 MAX_REASON = 300
 
@@ -44,6 +50,22 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopedBan:
+    """A ban by a manager limited to a sector and/or area: it keeps the person out of that
+    scope's groups only (a platform-wide ban is the member's ``banned`` status)."""
+
+    sector: str | None
+    area: str | None
+    by: int | None = None
+    at: datetime | None = None
+    reason: str = ""
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.sector, self.area)
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     user_id: int
     name: str
@@ -61,6 +83,7 @@ class Member:
     status_reason: str | None = None
     status_by: int | None = None
     status_at: datetime | None = None
+    bans: tuple[ScopedBan, ...] = ()
 
     @property
     def good_standing(self) -> bool:
@@ -72,6 +95,10 @@ class Member:
     def scopes(self) -> list[Scope]:
         scopes = [Scope(g.sector, g.area) for g in self.groups]
         return scopes or [Scope(self.sector, self.area)]
+
+    def banned_in(self, scope: Scope) -> bool:
+        """Whether a ban keeps the person out of a group of ``scope``."""
+        return self.status is MemberStatus.BANNED or any(b.scope.covers(scope) for b in self.bans)
 
 
 def mask_phone(phone: str) -> str:
@@ -98,6 +125,15 @@ def overall_status(current: MemberStatus, groups: Iterable[Membership]) -> Membe
 
 def in_scope(principal: Principal, member: Member) -> bool:
     return any(principal.can(Permission.MANAGE_GROUPS, s) for s in member.scopes())
+
+
+def platform_wide(principal: Principal) -> bool:
+    """An unrestricted manager or a superadmin: removes and bans across the platform."""
+    return principal.can(Permission.MANAGE_GROUPS, UNRESTRICTED)
+
+
+def manages(principal: Principal, sector: str | None, area: str | None) -> bool:
+    return principal.can(Permission.MANAGE_GROUPS, Scope(sector, area))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +171,12 @@ class MemberRepository(Protocol):
         at: datetime,
     ) -> Member | None:
         """Set the platform-wide status (and every group membership's, when given)."""
+        ...
+
+    async def set_bans(
+        self, user_id: int, bans: Sequence[ScopedBan], at: datetime
+    ) -> Member | None:
+        """Replace the member's scoped bans."""
         ...
 
     async def find(self, flt: MemberFilter) -> list[Member]: ...
@@ -177,6 +219,10 @@ class Sweep:
     member: Member
     done: tuple[int, ...]  # chat ids where Telegram accepted the action
     failed: tuple[int, ...]
+    # Chat ids outside the caller's scope, left as they were (the person's own groups for
+    # a removal; every group of the platform outside the scope for a ban or an unban).
+    untouched: tuple[int, ...] = ()
+    scoped: bool = False  # acted inside a limited scope, not platform-wide
 
 
 class MemberService:
@@ -216,38 +262,140 @@ class MemberService:
         return reason
 
     async def remove(self, principal: Principal, user_id: int, asked: str, reason: str) -> Sweep:
+        """Out of every group of the caller's scope (every group, for an unrestricted
+        manager); the person's groups outside the scope are left untouched."""
         reason = self._reason(reason, "members.remove_usage")
         member = await self.view(principal, user_id, asked)
         if member.status in (MemberStatus.REMOVED, MemberStatus.BANNED):
             raise InvalidInput(f"members.already_{member.status.value}", who=asked)
-        targets = [g.chat_id for g in member.active_groups()]
-        done, failed = await self._each(targets, self._gateway.kick, user_id)
-        return await self._finish(
-            principal, member, MemberStatus.REMOVED, "member.remove", reason, done, failed
+        active = member.active_groups()
+        mine = [g.chat_id for g in active if manages(principal, g.sector, g.area)]
+        others = tuple(g.chat_id for g in active if g.chat_id not in mine)
+        if others and not mine:
+            raise InvalidInput("members.none_in_scope", who=asked, n=len(others))
+        done, failed = await self._each(mine, self._gateway.kick, user_id)
+        if not others:  # nothing left anywhere: removed from the platform
+            return await self._finish(
+                principal, member, MemberStatus.REMOVED, "member.remove", reason, done, failed
+            )
+        now = self._clock.now()
+        updated: Member | None = member
+        for chat_id in mine:
+            updated = await self._repo.set_membership(user_id, chat_id, MemberStatus.REMOVED, now)
+        await self._audit.record(
+            AuditEntry(
+                principal.user_id,
+                "member.remove",
+                "member",
+                str(user_id),
+                now,
+                {"reason": reason, "groups": done, "failed": failed, "untouched": list(others)},
+            )
         )
+        return Sweep(updated or member, tuple(done), tuple(failed), others, scoped=True)
 
     async def ban(self, principal: Principal, user_id: int, asked: str, reason: str) -> Sweep:
+        """Banned in every group the bot runs in the caller's scope (every group, for an
+        unrestricted manager), not only the member's: a ban keeps them out of the scope;
+        later join requests there are declined. Groups outside the scope are untouched."""
         reason = self._reason(reason, "members.ban_usage")
         member = await self.view(principal, user_id, asked)
         if member.status is MemberStatus.BANNED:
             raise InvalidInput("members.already_banned", who=asked)
-        # Every group the bot runs, not only the member's: a ban keeps them out everywhere.
-        targets = [g.chat_id for g in await self._groups.list(status=GroupStatus.ACTIVE)]
+        groups = await self._groups.list(status=GroupStatus.ACTIVE)
+        if platform_wide(principal):
+            targets = [g.chat_id for g in groups]
+            done, failed = await self._each(targets, self._gateway.ban, user_id)
+            return await self._finish(
+                principal, member, MemberStatus.BANNED, "member.ban", reason, done, failed
+            )
+        scopes = principal.scopes_for(Permission.MANAGE_GROUPS)
+        new = [s for s in scopes if not member.banned_in(s)]
+        if not new:
+            raise InvalidInput("members.already_banned", who=asked)
+        targets = [g.chat_id for g in groups if manages(principal, g.sector, g.area)]
+        untouched = tuple(g.chat_id for g in groups if g.chat_id not in targets)
         done, failed = await self._each(targets, self._gateway.ban, user_id)
-        return await self._finish(
-            principal, member, MemberStatus.BANNED, "member.ban", reason, done, failed
+        now = self._clock.now()
+        bans = (
+            *member.bans,
+            *(ScopedBan(s.sector, s.area, principal.user_id, now, reason) for s in new),
         )
+        updated = await self._repo.set_bans(user_id, bans, now) or member
+        for g in updated.active_groups():
+            if manages(principal, g.sector, g.area):
+                updated = (
+                    await self._repo.set_membership(user_id, g.chat_id, MemberStatus.REMOVED, now)
+                    or updated
+                )
+        if not updated.active_groups():  # out of every group now: no longer a member
+            updated = await self._repo.set_status(
+                user_id,
+                MemberStatus.REMOVED,
+                group_status=None,
+                by=principal.user_id,
+                reason=reason,
+                at=now,
+            ) or replace(updated, status=MemberStatus.REMOVED)
+            await self._roles.revoke_member(user_id)
+        await self._audit.record(
+            AuditEntry(
+                principal.user_id,
+                "member.ban",
+                "member",
+                str(user_id),
+                now,
+                {
+                    "reason": reason,
+                    "scopes": [s.label() for s in new],
+                    "groups": done,
+                    "failed": failed,
+                    "untouched": len(untouched),
+                },
+            )
+        )
+        return Sweep(updated, tuple(done), tuple(failed), untouched, scoped=True)
 
     async def unban(self, principal: Principal, user_id: int, asked: str) -> Sweep:
+        """Lifts the bans the caller may lift: an unrestricted manager every ban (the
+        platform-wide one too), a scoped manager the bans of their scope, in that scope's
+        groups; a platform-wide ban needs an unrestricted manager or a superadmin."""
         member = await self.view(principal, user_id, asked)
-        if member.status is not MemberStatus.BANNED:
+        wide = platform_wide(principal)
+        if member.status is MemberStatus.BANNED and not wide:
+            raise PermissionDenied("members.platform_ban", who=asked)
+        lifted = [b for b in member.bans if manages(principal, b.sector, b.area)]
+        kept = tuple(b for b in member.bans if b not in lifted)
+        if member.status is not MemberStatus.BANNED and not lifted:
             raise InvalidInput("members.not_banned", who=asked)
-        targets = [g.chat_id for g in await self._groups.list(status=GroupStatus.ACTIVE)]
+        groups = await self._groups.list(status=GroupStatus.ACTIVE)
+        if member.status is MemberStatus.BANNED:
+            targets = [g.chat_id for g in groups]
+        else:
+            targets = [
+                g.chat_id
+                for g in groups
+                if any(b.scope.covers(Scope(g.sector, g.area)) for b in lifted)
+                and not any(b.scope.covers(Scope(g.sector, g.area)) for b in kept)
+            ]
+        untouched = tuple(
+            g.chat_id for g in groups if any(b.scope.covers(Scope(g.sector, g.area)) for b in kept)
+        )
         done, failed = await self._each(targets, self._gateway.unban, user_id)
         now = self._clock.now()
-        updated = await self._repo.set_status(
-            user_id, MemberStatus.LEFT, group_status=None, by=principal.user_id, reason=None, at=now
-        )
+        updated = await self._repo.set_bans(user_id, kept, now) or member
+        if member.status is MemberStatus.BANNED:
+            updated = (
+                await self._repo.set_status(
+                    user_id,
+                    MemberStatus.LEFT,
+                    group_status=None,
+                    by=principal.user_id,
+                    reason=None,
+                    at=now,
+                )
+                or updated
+            )
         await self._audit.record(
             AuditEntry(
                 principal.user_id,
@@ -255,10 +403,15 @@ class MemberService:
                 "member",
                 str(user_id),
                 now,
-                {"groups": list(done), "failed": list(failed)},
+                {
+                    "groups": list(done),
+                    "failed": list(failed),
+                    "scopes": [b.scope.label() for b in lifted],
+                    "untouched": len(untouched),
+                },
             )
         )
-        return Sweep(updated or member, tuple(done), tuple(failed))
+        return Sweep(updated, tuple(done), tuple(failed), untouched, scoped=not wide)
 
     async def _each(
         self, chat_ids: Sequence[int], action: _Action, user_id: int

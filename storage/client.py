@@ -7,7 +7,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import ConfigurationError, DuplicateKeyError, PyMongoError
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -15,6 +15,11 @@ Database = AsyncDatabase[Document]
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached (wrong URI, server down, network)."""
+
+
+class InvalidDatabaseUri(ValueError):
+    """The MongoDB URI is malformed (the driver's parser refused it); the message is one
+    line without the URI's password."""
 
 
 def redact_uri(uri: str) -> str:
@@ -42,8 +47,12 @@ def make_client(uri: str, *, timeout_ms: int = 5000, **options: Any) -> AsyncMon
 async def connect(
     uri: str, db_name: str, *, timeout_ms: int = 5000
 ) -> tuple[AsyncMongoClient[Document], Database]:
-    """Connect and ``ping``; raise DatabaseUnavailable with a clear message on failure."""
-    client = make_client(uri, timeout_ms=timeout_ms)
+    """Connect and ``ping``; raise DatabaseUnavailable with a clear message on failure,
+    InvalidDatabaseUri when the driver cannot parse ``uri`` (before any network use)."""
+    try:
+        client = make_client(uri, timeout_ms=timeout_ms)
+    except (ConfigurationError, ValueError, TypeError) as exc:
+        raise InvalidDatabaseUri(_uri_problem(uri, exc)) from None
     try:
         await client.admin.command("ping")
     except PyMongoError as exc:
@@ -52,6 +61,17 @@ async def connect(
             f"cannot reach MongoDB at {redact_uri(uri)}: {type(exc).__name__}: {exc}"
         ) from exc
     return client, client[db_name]
+
+
+def _uri_problem(uri: str, exc: Exception) -> str:
+    """The driver's reason on one line, with anything of the URI's credentials hidden."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    _, sep, rest = uri.partition("://")
+    creds = rest.rpartition("@")[0] if sep else ""
+    for secret in (creds, *creds.split(":", 1)[1:]):
+        if len(secret) >= 3:
+            reason = reason.replace(secret, "***")
+    return reason[:300]
 
 
 async def ping(db: Database) -> bool:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 from groups.audit import AuditEntry
-from groups.members import Member, MemberFilter, Membership, MemberStatus, overall_status
+from groups.members import (
+    Member,
+    MemberFilter,
+    Membership,
+    MemberStatus,
+    ScopedBan,
+    overall_status,
+)
 from groups.roles import Role, RoleGrant
 from storage.audit import MongoAuditLog
 from storage.client import Database, Document, upsert_after
@@ -45,6 +53,16 @@ def membership_from(doc: Document) -> Membership:
     )
 
 
+def ban_doc(b: ScopedBan) -> Document:
+    return {"sector": b.sector, "area": b.area, "by": b.by, "at": b.at, "reason": b.reason}
+
+
+def ban_from(doc: Document) -> ScopedBan:
+    return ScopedBan(
+        doc.get("sector"), doc.get("area"), doc.get("by"), doc.get("at"), doc.get("reason", "")
+    )
+
+
 def member_from(doc: Document) -> Member:
     return Member(
         user_id=int(doc["_id"]),
@@ -63,6 +81,7 @@ def member_from(doc: Document) -> Member:
         status_reason=doc.get("status_reason"),
         status_by=doc.get("status_by"),
         status_at=doc.get("status_at"),
+        bans=tuple(ban_from(b) for b in doc.get("bans") or ()),
     )
 
 
@@ -190,6 +209,16 @@ class MongoMemberRepository:
             update["groups"] = groups
         doc = await self._c.find_one_and_update(
             {"_id": user_id}, {"$set": update}, return_document=ReturnDocument.AFTER
+        )
+        return member_from(doc) if doc else None
+
+    async def set_bans(
+        self, user_id: int, bans: Sequence[ScopedBan], at: datetime
+    ) -> Member | None:
+        doc = await self._c.find_one_and_update(
+            {"_id": user_id},
+            {"$set": {"bans": [ban_doc(b) for b in bans], "updated_at": at}},
+            return_document=ReturnDocument.AFTER,
         )
         return member_from(doc) if doc else None
 

@@ -17,6 +17,9 @@ from groups.errors import InvalidInput
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE_RE = re.compile(rf"^({_DATE})?\.\.({_DATE})?$")
 _DAY_RE = re.compile(rf"^{_DATE}$")
+# Days officers search lie in these years (both ends of the calendar overflow once a day is
+# turned into an instant in a time zone and stored).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 _SEPARATORS = str.maketrans({"／": "/", "－": "-", "—": "-", "–": "-", "。": "."})
 
 
@@ -43,9 +46,12 @@ def looks_like_period(token: str) -> bool:
 def _day(text: str, token: str) -> date:
     try:
         y, m, d = (int(p) for p in text.split("-"))
-        return date(y, m, d)
+        day = date(y, m, d)
     except ValueError:
         raise InvalidInput("tips.near_bad_date", date=text, token=token[:40]) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput("tips.near_date_range", date=text, first=FIRST_YEAR, last=LAST_YEAR)
+    return day
 
 
 def _start(day: date, tz: tzinfo) -> datetime:

@@ -30,9 +30,18 @@ from bot import tip_views
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
+from bot.numbers import FIRST_YEAR, LAST_YEAR, plausible_year, whole
 from bot.targets import ID_RE, USERNAME_RE
 from duty.alerts import Alert, AlertKind, Level, TipRef
-from duty.model import EscalationPolicy, Shift, SlotReason, Team, parse_hhmm, parse_patterns
+from duty.model import (
+    MAX_PER_SHIFT,
+    EscalationPolicy,
+    Shift,
+    SlotReason,
+    Team,
+    parse_hhmm,
+    parse_patterns,
+)
 from duty.ports import OpenTip, SwapRequest
 from duty.service import (
     MAX_SCHEDULE_DAYS,
@@ -124,10 +133,27 @@ class TipsBridge:
         try:
             summary = await api.summary(tip_id)
             # Never move a tip back: an investigator may have taken it further meanwhile.
-            if summary is not None and summary.status is TipStatus.NEW:
-                await api.set_status(tip_id, TipStatus.ACKNOWLEDGED, actor_id)
+            if summary is None or summary.status is not TipStatus.NEW:
+                return
+            await api.set_status(tip_id, TipStatus.ACKNOWLEDGED, actor_id)
         except (DomainError, ValueError) as exc:
             log.info("tip %s status not changed by duty: %r", tip_id, exc)
+            return
+        # The first acknowledgement: the tipster hears of it, under the tip code (never who
+        # took it), in the background so the officer's button is answered at once. Nothing
+        # is sent for a tip whose tipster unlinked it (/forget).
+        messenger = self._ctx.services.get("tipster_messenger")
+        if isinstance(messenger, tip_views.TipsterMessenger):
+            self._ctx.inflight.spawn(
+                self._tell_tipster(messenger, tip_id), f"tip-acknowledged-{tip_id}"
+            )
+
+    @staticmethod
+    async def _tell_tipster(messenger: tip_views.TipsterMessenger, tip_id: str) -> None:
+        if not await messenger.send(tip_id, "tips.status_changed.acknowledged"):
+            log.info(
+                "tipster of %s not told of the acknowledgement (unlinked or unreachable)", tip_id
+            )
 
     async def is_handled(self, tip_id: str) -> bool:
         status = await self._dir.status(tip_id)
@@ -175,17 +201,21 @@ class TipsBridge:
         tip = await api.tip(alert.tip_id) if api is not None else None
         return tip.media if tip is not None else ()
 
-    async def body(self, alert: Alert, t: Translator, tz: ZoneInfo) -> str | None:
-        """The tip's content, location and notice, as the tips feature renders it."""
+    async def body(
+        self, alert: Alert, t: Translator, tz: ZoneInfo, *, whole: bool = False
+    ) -> str | None:
+        """The tip's content, location and notice, as the tips feature renders it; cut to
+        fit a card (UTF-16 units, as Telegram counts), or ``whole`` (Open)."""
         summary = await self.summary(alert.tip_id)
         if summary is None:
             return None
-        text = tip_views.card_text(t, summary, tz)
+        text = tip_views.card_text(t, summary, tz, whole=whole)
         if alert.kind is AlertKind.MESSAGE and alert.message_id:
             extra = await self.thread_text(alert.tip_id, alert.message_id)
             if extra:
-                text = t("duty.card_message", text=extra[:1500]) + "\n\n" + text
-        return text[:3600]
+                extra = extra if whole else tip_views.fit_text(extra, 1500)
+                text = t("duty.card_message", text=extra) + "\n\n" + text
+        return text if whole else tip_views.fit_text(text, 3600)
 
 
 def subscribe_tip_events(ctx: AppContext, dispatch: DutyDispatch) -> None:
@@ -316,17 +346,21 @@ def chunks(lines: Sequence[str], limit: int = 4000) -> list[str]:
 
 def parse_day(token: str) -> date:
     try:
-        return date.fromisoformat(token)
+        day = date.fromisoformat(token)
     except ValueError as exc:
         raise InvalidInput("duty.bad_date", value=token[:20]) from exc
+    if not plausible_year(day.year):
+        raise InvalidInput("duty.date_range", value=token[:20], first=FIRST_YEAR, last=LAST_YEAR)
+    return day
 
 
 def parse_days(token: str | None, default: int, maximum: int) -> int:
     if token is None:
         return default
-    if not token.isdigit() or not (1 <= int(token) <= maximum):
+    days = whole(token, 1, maximum)
+    if days is None:
         raise InvalidInput("duty.bad_days", max=maximum)
-    return int(token)
+    return days
 
 
 # ---------------------------------------------------------------- dispatch
@@ -357,10 +391,13 @@ class DutyDispatch:
     def tz(self, team: Team | None) -> ZoneInfo:
         return team.zone if team else self.ctx.settings.tz
 
-    async def card_text(self, alert: Alert, t: Translator, header: str) -> str:
+    async def card_text(
+        self, alert: Alert, t: Translator, header: str, *, whole: bool = False
+    ) -> str:
+        """One card's text (cut to one message), or ``whole`` for Open (``split_text``)."""
         team = await self.svc.repo.get_team(alert.team) if alert.team else None
         lines = [header]
-        body = await self.tips.body(alert, t, self.tz(team))
+        body = await self.tips.body(alert, t, self.tz(team), whole=whole)
         if body:
             lines.append(body)
         else:
@@ -378,7 +415,8 @@ class DutyDispatch:
                     at=hm(alert.acked_at, self.tz(team)),
                 )
             )
-        return "\n".join(lines)[:4096]
+        text = "\n".join(lines)
+        return text if whole else tip_views.fit_text(text)
 
     def header(self, alert: Alert, level: Level, t: Translator) -> str:
         if level is Level.DUTY:
@@ -732,14 +770,13 @@ def setup(ctx: AppContext) -> Router:
                 tz = a[3:]
             else:
                 plain.append(a)
-        if len(plain) < 3 or len(plain) > 5 or not plain[2].isdigit():
+        per_shift = whole(plain[2], 0, 10**6) if len(plain) >= 3 else None
+        if len(plain) > 5 or per_shift is None:
             raise InvalidInput("duty.team_add_usage")
         patterns = parse_patterns(plain[1])
         sector = plain[3].lower() if len(plain) > 3 else None
         area = plain[4] if len(plain) > 4 else None
-        team = await duty.create_team(
-            principal, plain[0], tz, patterns, int(plain[2]), sector, area
-        )
+        team = await duty.create_team(principal, plain[0], tz, patterns, per_shift, sector, area)
         await message.answer(
             t(
                 "duty.team_created",
@@ -774,21 +811,24 @@ def setup(ctx: AppContext) -> Router:
             changes[field] = tuple(ids)
         elif field == "patterns" and len(values) == 1:
             changes["patterns"] = parse_patterns(values[0])
-        elif field == "per_shift" and len(values) == 1 and values[0].isdigit():
-            changes["per_shift"] = int(values[0])
+        elif field == "per_shift" and len(values) == 1:
+            per_shift = whole(values[0], 0, 10**6)
+            if per_shift is None:
+                raise InvalidInput("duty.bad_per_shift", max=MAX_PER_SHIFT)
+            changes["per_shift"] = per_shift
         elif field == "tz" and len(values) == 1:
             changes["tz"] = values[0]
-        elif field == "escalation" and len(values) == 2 and all(v.isdigit() for v in values):
-            changes["policy"] = EscalationPolicy(int(values[0]), int(values[1]))
+        elif field == "escalation" and len(values) == 2:
+            first, second = (whole(v, 0, 10**6) for v in values)
+            if first is None or second is None:
+                raise InvalidInput("duty.bad_policy")
+            changes["policy"] = EscalationPolicy(first, second)
         elif field == "chat" and len(values) == 1:
             if values[0].lower() == "off":
                 changes["duty_chat_id"] = None
             else:
-                try:
-                    chat_id = int(values[0])
-                except ValueError as exc:
-                    raise InvalidInput("duty.bad_chat") from exc
-                if chat_id >= 0:
+                chat_id = whole(values[0], -(10**15), -1)  # group ids are negative
+                if chat_id is None:
                     raise InvalidInput("duty.bad_chat")
                 if await ctx.groups.get(chat_id) is not None:
                     # Tips never appear in community groups: only an officers' group.
@@ -1065,11 +1105,12 @@ def setup(ctx: AppContext) -> Router:
         if not principal.can(Permission.VIEW_TIPS, Scope(alert.sector, alert.area)):
             await query.answer(t("errors.permission_denied"), show_alert=True)
             return
-        text = await dispatch.card_text(alert, t, t("duty.card_open", code=alert.code))
+        text = await dispatch.card_text(alert, t, t("duty.card_open", code=alert.code), whole=True)
         await query.answer()
         try:
-            msg = await bot.send_message(principal.user_id, text)
-            await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
+            for piece in tip_views.split_text(text):  # all of it, however long
+                msg = await bot.send_message(principal.user_id, piece)
+                await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
             # Then the files themselves (a group card only counts them), each a tip card
             # too: replying to a photo writes to the tipster like replying to the text.
             for part in await tips.media(alert):

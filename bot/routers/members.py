@@ -21,7 +21,7 @@ from bot.i18n import Translator
 from bot.targets import resolve_target
 from groups.errors import DomainError, InvalidInput, NotFound
 from groups.members import Member, MemberStatus, Sweep, mask_phone, roster_counts, roster_csv
-from groups.roles import Permission, Principal
+from groups.roles import Permission, Principal, Scope
 
 MANAGE = Permission.MANAGE_GROUPS
 
@@ -34,6 +34,7 @@ COMMANDS = (
 )
 
 FIELD_KEYS = ("plate", "company", "property_address", "licence")
+UNTOUCHED_LISTED = 10  # more groups left untouched than this are counted, not named
 PRESENT = (
     ChatMemberStatus.MEMBER,
     ChatMemberStatus.ADMINISTRATOR,
@@ -68,6 +69,16 @@ async def profile_text(kit: Kit, t: Translator, m: Member, viewer_id: int) -> st
                 reason=m.status_reason,
                 by=await kit.name_of(m.status_by),
                 at=kit.when(m.status_at),
+            )
+        )
+    for b in m.bans:
+        lines.append(
+            t(
+                "members.scoped_ban",
+                scope=b.scope.label(),
+                by=await kit.name_of(b.by),
+                at=kit.when(b.at),
+                reason=b.reason,
             )
         )
     lines.append(t("members.groups_header"))
@@ -108,10 +119,29 @@ def setup(kit: Kit) -> Router:
             tt = await kit.t_for(principal.user_id)
             await message.answer(tt("members.start_first"))
 
-    def sweep_text(t: Translator, key: str, sweep: Sweep) -> str:
-        text = t(key, name=sweep.member.name, user_id=sweep.member.user_id, n=len(sweep.done))
+    async def sweep_text(t: Translator, key: str, sweep: Sweep, principal: Principal) -> str:
+        """What was done, where it failed, and (a scoped manager) what was left untouched."""
+        params: dict[str, object] = {
+            "name": sweep.member.name,
+            "user_id": sweep.member.user_id,
+            "n": len(sweep.done),
+        }
+        if sweep.scoped:
+            key = f"{key}_in_scope"
+            scopes = principal.scopes_for(MANAGE)
+            params["scope"] = ", ".join(s.label() for s in scopes)
+        text = t(key, **params)
         if sweep.failed:
             text += "\n" + t("members.some_failed", n=len(sweep.failed))
+        if sweep.untouched:
+            if len(sweep.untouched) <= UNTOUCHED_LISTED:
+                titles = []
+                for chat_id in sweep.untouched:
+                    group = await kit.groups.get(chat_id)
+                    titles.append(group.title if group else str(chat_id))
+                text += "\n" + t("members.untouched", groups=", ".join(titles))
+            else:
+                text += "\n" + t("members.untouched_many", n=len(sweep.untouched))
         return text
 
     async def answer(
@@ -144,7 +174,7 @@ def setup(kit: Kit) -> Router:
         async def work() -> str:
             uid, asked, reason = await target(message, command, "members.remove_usage")
             sweep = await kit.members.remove(principal, uid, asked, reason)
-            return sweep_text(t, "members.removed", sweep)
+            return await sweep_text(t, "members.removed", sweep, principal)
 
         await answer(message, principal, t, work())
 
@@ -155,7 +185,7 @@ def setup(kit: Kit) -> Router:
         async def work() -> str:
             uid, asked, reason = await target(message, command, "members.ban_usage")
             sweep = await kit.members.ban(principal, uid, asked, reason)
-            return sweep_text(t, "members.banned", sweep)
+            return await sweep_text(t, "members.banned", sweep, principal)
 
         await answer(message, principal, t, work())
 
@@ -166,7 +196,7 @@ def setup(kit: Kit) -> Router:
         async def work() -> str:
             uid, asked, _ = await target(message, command, "members.unban_usage")
             sweep = await kit.members.unban(principal, uid, asked)
-            return sweep_text(t, "members.unbanned", sweep)
+            return await sweep_text(t, "members.unbanned", sweep, principal)
 
         await answer(message, principal, t, work())
 
@@ -214,7 +244,7 @@ def setup(kit: Kit) -> Router:
         now = ctx.clock.now()
         if new in PRESENT and old not in PRESENT:
             m = await kit.members_repo.get(user.id)
-            if m is not None and m.status is MemberStatus.BANNED:
+            if m is not None and m.banned_in(Scope(group.sector, group.area)):
                 await kit.gateway.ban(event.chat.id, user.id)  # banned stays out
                 return
             await kit.members_repo.set_membership(user.id, event.chat.id, MemberStatus.ACTIVE, now)

@@ -31,6 +31,7 @@ from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
 from bot.notice_views import NoticeViews, local_time, status_label
+from bot.numbers import FIRST_YEAR, LAST_YEAR, plausible_year, whole
 from bot.sender import Pacer, TelegramNoticeMessenger, urgent
 from broadcasts.delivery import CountsFn, DeliveryEngine
 from broadcasts.model import (
@@ -151,6 +152,8 @@ def parse_when(text: str, tz: Any, *, end_of_day: bool) -> datetime:
         local = datetime(int(y), int(mo), int(d), hour, minute, tzinfo=tz)
     except ValueError:
         raise InvalidInput("notices.err.bad_date") from None
+    if not plausible_year(local.year):
+        raise InvalidInput("notices.err.date_range", first=FIRST_YEAR, last=LAST_YEAR)
     return local
 
 
@@ -1214,9 +1217,10 @@ def setup(ctx: AppContext) -> Router:
             await service.repeat(principal, args[0], None)
             await message.answer(t("notices.repeat.off", ref=notice.ref))
             return
-        if not args[1].isdigit():
+        days = whole(args[1], 0, 10**6)
+        if days is None:
             raise InvalidInput("notices.err.repeat_usage")
-        rec = await service.repeat(principal, args[0], int(args[1]))
+        rec = await service.repeat(principal, args[0], days)
         assert rec is not None
         notice = await service.find(principal, args[0])
         ctx.jobs.wake_at("notices.schedule", rec.next_at)

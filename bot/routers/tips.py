@@ -15,7 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
-from typing import Any
+from typing import Annotated, Any
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -35,17 +35,22 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+from pydantic import Field
 from pymongo.errors import PyMongoError
 
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator
+from bot.numbers import whole
 from bot.tip_views import (
+    Relay,
     TipsterMessenger,
+    failure_reason,
     list_line,
     media_summary,
     pseudonym_label,
     send_card,
+    split_text,
     status_name,
     when,
 )
@@ -124,9 +129,12 @@ class TipCb(CallbackData, prefix="tp"):
     value: str = ""
 
 
+MAX_PAGE = 9999  # pages of /tips (ten tips each): far more than any notice gets
+
+
 class TipPage(CallbackData, prefix="tpl"):
-    ref: str
-    page: int
+    ref: Annotated[str, Field(max_length=32)]
+    page: Annotated[int, Field(ge=0, lt=MAX_PAGE)]  # a forged page is refused, never queried
 
 
 class NearQuery(StatesGroup):
@@ -597,7 +605,7 @@ def setup(ctx: AppContext) -> Router:
                     callback_data=TipPage(ref=notice.ref, page=pg.page - 1).pack(),
                 )
             )
-        if pg.page + 1 < pg.pages:
+        if pg.page + 1 < min(pg.pages, MAX_PAGE):
             buttons.append(
                 InlineKeyboardButton(
                     text=t("tips.button.next"),
@@ -616,9 +624,10 @@ def setup(ctx: AppContext) -> Router:
             raise InvalidInput("tips.tips_usage")
         page = 0
         if len(args) == 2:
-            if not args[1].isdigit() or int(args[1]) < 1:
-                raise InvalidInput("tips.tips_usage")
-            page = int(args[1]) - 1
+            number = whole(args[1], 1, MAX_PAGE)
+            if number is None:
+                raise InvalidInput("tips.bad_page", max=MAX_PAGE)
+            page = number - 1
         text, markup = await tips_page(t, principal, args[0], page)
         await message.answer(text, reply_markup=markup)
 
@@ -843,10 +852,19 @@ def setup(ctx: AppContext) -> Router:
         )
         if stored is None:
             return  # the same message again
-        if await messenger.relay(tip_id, message):
+        relay = await messenger.relay(tip_id, message)
+        if relay is None:  # unlinked meanwhile
+            await message.answer(t("tips.relay_forgotten", code=tip.code))
+        elif relay.ok:
             await message.answer(t("tips.relayed", code=tip.code))
-        else:
-            await message.answer(t("tips.relay_failed", code=tip.code))
+        else:  # never "passed on" when it was not: what Telegram said, and what is kept
+            assert relay.error is not None
+            reason = failure_reason(t, relay.error)
+            if relay.sent:
+                key, extra = "tips.relay_partial", {"sent": relay.sent, "total": relay.total}
+            else:
+                key, extra = "tips.relay_failed", {}
+            await message.answer(t(key, code=tip.code, reason=reason, **extra))
 
     async def tipster_reply(message: Message, t: Translator, tip_id: str) -> None:
         tip = await repo.get(tip_id)
@@ -870,24 +888,48 @@ def setup(ctx: AppContext) -> Router:
         stored = await service.add_thread(tip, Direction.TIPSTER, tuple(parts), message_id=key)
         if stored is None:
             return
+        failed: Relay | None = None
         for officer_id in await repo.officers_in_thread(tip_id):
-            await forward_to_officer(officer_id, tip, message)
-        await message.answer(t("tips.added_to_thread", code=tip.code))
+            relay = await forward_to_officer(officer_id, tip, message)
+            if not relay.ok:
+                failed = relay
+        if failed is None:
+            await message.answer(t("tips.added_to_thread", code=tip.code))
+            return
+        # Stored, but not (wholly) passed on: the tipster is told so, and why; never "added".
+        assert failed.error is not None
+        await message.answer(
+            t("tips.forward_failed", code=tip.code, reason=failure_reason(t, failed.error))
+        )
 
-    async def forward_to_officer(officer_id: int, tip: Tip, message: Message) -> None:
+    async def forward_to_officer(officer_id: int, tip: Tip, message: Message) -> Relay:
+        """A tipster's reply to an officer who wrote in the thread, headed by the tip code
+        and pseudonym; a long text in several messages, every one a tip card."""
         ot = await messenger.translator(officer_id)
+        head = ot("tips.tipster_replied", code=tip.code, who=pseudonym_label(ot, tip.pseudonym))
+        texts = split_text(f"{head}\n\n{message.text}") if message.text else [head]
+        total = len(texts) + (message.text is None)
+        sent = 0
         try:
-            head = await ctx.bot.send_message(
-                officer_id,
-                ot("tips.tipster_replied", code=tip.code, who=pseudonym_label(ot, tip.pseudonym))
-                + (f"\n\n{message.text}" if message.text else ""),
-            )
-            await api.register_card(officer_id, head.message_id, tip.tip_id)
+            for text in texts:
+                msg = await ctx.bot.send_message(officer_id, text)
+                await api.register_card(officer_id, msg.message_id, tip.tip_id)
+                sent += 1
             if message.text is None:
                 copied = await ctx.bot.copy_message(officer_id, message.chat.id, message.message_id)
                 await api.register_card(officer_id, copied.message_id, tip.tip_id)
+                sent += 1
         except TelegramAPIError as exc:
-            log.info("could not pass a tipster reply to officer %s: %s", officer_id, exc)
+            log.warning(
+                "tipster reply on %s to officer %s stopped after %s/%s: %s",
+                tip.code,
+                officer_id,
+                sent,
+                total,
+                exc,
+            )
+            return Relay(sent, total, exc)
+        return Relay(sent, total)
 
     # ---- collecting a draft ------------------------------------------------------------
 

@@ -169,6 +169,44 @@ async def test_webhook_rejects_wrong_secret_and_serves_updates(webhook_world: Wo
     await li.expect("Six Circles")
 
 
+async def test_webhook_answers_a_malformed_body_with_400_and_one_log_line(
+    webhook_world: World, caplog: object
+) -> None:
+    import logging
+
+    import pytest
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    caplog.set_level(logging.INFO)
+    world = webhook_world
+    settings = world.app.ctx.settings
+    url = f"http://127.0.0.1:{settings.webhook_port}{settings.webhook_path}"
+    secret = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    bodies: list[bytes] = [
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[1, 2]",
+        b'{"message": {"text": "no update id"}}',
+        b'{"update_id": 5, "message": {"message_id": "x", "date": 0}}',
+    ]
+    async with aiohttp.ClientSession() as http:
+        for body in bodies:
+            caplog.clear()
+            answer = await http.post(
+                url, data=body, headers=secret | {"Content-Type": "application/json"}
+            )
+            assert answer.status == 400, body
+            lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            assert len(lines) == 1, [r.getMessage() for r in lines]
+            assert lines[0].name == "six_circles.webhook" and lines[0].exc_info is None
+            assert "malformed update" in lines[0].getMessage()
+            assert "\n" not in lines[0].getMessage()
+    # The bot still serves real updates.
+    li = world.person("li", lang="en")
+    await li.says("/start")
+    await li.expect("Six Circles")
+
+
 async def test_healthz_reports_a_stopped_database(
     tg: FakeTelegram, tmp_path: Path, db_name: str
 ) -> None:
@@ -220,6 +258,34 @@ async def test_refuses_to_start_without_a_token(tmp_path: Path) -> None:
         assert proc.returncode == 2
         lines = err.decode().strip().splitlines()
         assert len(lines) == 1 and "BOT_TOKEN" in lines[0] and "@BotFather" in lines[0]
+
+
+async def test_malformed_mongodb_uri_exits_2_with_one_line(tmp_path: Path) -> None:
+    """No scheme (refused by the settings) and a URI the driver's parser refuses (at start,
+    before any connection): one line naming MONGODB_URI, never the password, exit code 2."""
+    for uri in ("db.example.net:27017", "mongodb://admin:s3cret@db.example.net:notaport/"):
+        env = _env(
+            BOT_TOKEN=TOKEN,
+            MONGODB_URI=uri,
+            TELEGRAM_API_URL="http://127.0.0.1:9",
+            PYTHONPATH=str(ROOT),
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        text = err.decode()
+        assert proc.returncode == 2, text
+        lines = text.strip().splitlines()
+        assert len(lines) == 1, text
+        assert lines[0].startswith("six-circles: invalid configuration: MONGODB_URI:")
+        assert "s3cret" not in text and "Traceback" not in text
 
 
 async def test_startup_fails_fast_when_database_unreachable(tmp_path: Path) -> None:

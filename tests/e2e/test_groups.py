@@ -414,7 +414,7 @@ async def test_known_member_joins_another_group_with_a_short_confirmation(world:
 # ---------------------------------------------------------------------- members
 async def test_ban_spans_every_group_and_later_requests_are_declined(world: World) -> None:
     boss = world.superadmin(lang="en")
-    mgr = await manager(world, "mgr", "drivers")
+    mgr = await manager(world, "mgr")  # unrestricted: acts platform-wide
     await bound(world, mgr, DRIVERS_CHAT, "Drivers", "drivers")
     await bound(world, boss, LANDLORDS_CHAT, "Landlords", "landlords")
     await bound(world, boss, HOTELS_CHAT, "Hotels", "hospitality")

@@ -242,15 +242,56 @@ async def test_ban_reaches_every_active_group_and_reports_failures(db: Database)
     with pytest.raises(NotFound):
         await service.ban(manager(50, "landlords"), 9, "@eve", "fraud")
     with pytest.raises(InvalidInput):
-        await service.ban(manager(50, "drivers"), 9, "@eve", "   ")
-    sweep = await service.ban(manager(50, "drivers"), 9, "@eve", "fraud")
-    assert (sweep.done, sweep.failed) == ((-1,), (-2,))
+        await service.ban(manager(50), 9, "@eve", "   ")
+    sweep = await service.ban(manager(50), 9, "@eve", "fraud")  # unrestricted: platform-wide
+    assert (sweep.done, sweep.failed, sweep.untouched) == ((-1,), (-2,), ())
     assert sweep.member.status is MemberStatus.BANNED
     assert sweep.member.groups[0].status is MemberStatus.REMOVED
     with pytest.raises(InvalidInput):
         await service.remove(manager(50, "drivers"), 9, "@eve", "again")
-    undone = await service.unban(manager(50, "drivers"), 9, "@eve")
+    # A manager limited to a sector cannot lift a platform-wide ban.
+    with pytest.raises(PermissionDenied):
+        await service.unban(manager(51, "drivers"), 9, "@eve")
+    undone = await service.unban(manager(50), 9, "@eve")
     assert undone.member.status is MemberStatus.LEFT
     assert [c[0] for c in gateway.calls] == ["ban", "ban", "unban", "unban"]
     actions = [e.action for e in await MongoAuditLog(db).list(object_type="member")]
     assert actions == ["member.unban", "member.ban"]
+
+
+async def test_scoped_managers_remove_and_ban_only_inside_their_scope(db: Database) -> None:
+    groups = MongoGroupRepository(db)
+    for chat_id, sector in ((-1, "drivers"), (-2, "landlords"), (-3, "drivers")):
+        await groups.save(Group(chat_id, f"G{chat_id}", sector, None, GroupStatus.ACTIVE))
+    repo = MongoMemberRepository(db)
+    await repo.admit(Member(9, "Eve", "+869", sector="drivers"), Membership(-1, "drivers", None))
+    await repo.admit(Member(9, "Eve", "+869"), Membership(-2, "landlords", None))
+    gateway = RecordingGateway()
+    service = MemberService(
+        repo, groups, gateway, MongoMemberGrants(db), MongoAuditLog(db), ManualClock(NOW)
+    )
+    drivers = manager(50, "drivers")
+    sweep = await service.remove(drivers, 9, "@eve", "left the trade")
+    assert (sweep.done, sweep.untouched, sweep.scoped) == ((-1,), (-2,), True)
+    assert sweep.member.status is MemberStatus.ACTIVE
+    assert {g.chat_id: g.status for g in sweep.member.groups} == {
+        -1: MemberStatus.REMOVED,
+        -2: MemberStatus.ACTIVE,
+    }
+    with pytest.raises(InvalidInput):  # nothing of theirs is left in the drivers' scope
+        await service.remove(drivers, 9, "@eve", "again")
+
+    sweep = await service.ban(drivers, 9, "@eve", "fraud")
+    assert set(sweep.done) == {-1, -3} and sweep.untouched == (-2,)
+    assert sweep.member.status is MemberStatus.ACTIVE  # still a landlord in good standing
+    assert sweep.member.banned_in(Scope("drivers")) and not sweep.member.banned_in(
+        Scope("landlords")
+    )
+    with pytest.raises(InvalidInput):
+        await service.ban(drivers, 9, "@eve", "again")
+    assert not [c for c in gateway.calls if c[1] == -2]  # the landlords' group: untouched
+
+    with pytest.raises(InvalidInput):  # a landlords' manager has no ban of theirs to lift
+        await service.unban(manager(52, "landlords"), 9, "@eve")
+    undone = await service.unban(drivers, 9, "@eve")
+    assert set(undone.done) == {-1, -3} and not undone.member.bans

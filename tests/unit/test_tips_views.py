@@ -78,3 +78,39 @@ def test_card_for_general_forgotten_and_summary() -> None:
 def test_list_line() -> None:
     line = list_line(Translator("zh-CN"), tip(), TZ, distance_m=1234)
     assert line.startswith("1.23 公里 · T-7K3Q9") and "📍" in line and "📎3" in line
+
+
+def test_split_text_counts_utf16_units_and_keeps_everything() -> None:
+    from bot.tip_views import split_text
+    from broadcasts.text import utf16_len
+
+    assert split_text("short") == ["short"]
+    lines = [f"第{i}行：白色面包车向北行驶😀" for i in range(400)]
+    text = "\n".join(lines)
+    pieces = split_text(text)
+    assert len(pieces) > 1
+    assert all(utf16_len(p) <= 4096 for p in pieces)
+    assert "\n".join(pieces) == text  # cut at line breaks: nothing lost
+    # No break anywhere: cut between characters, never inside a surrogate pair.
+    emoji = "😀" * 3000  # 6000 units
+    pieces = split_text(emoji)
+    assert [utf16_len(p) for p in pieces] == [4096, 1904] and "".join(pieces) == emoji
+    # A space late in a piece is preferred to a hard cut.
+    words = " ".join(["abcdefghij"] * 500)
+    pieces = split_text(words, limit=100)
+    assert all(len(p) <= 100 and not p.startswith(" ") for p in pieces)
+    assert " ".join(pieces) == words
+
+
+def test_fit_text_cuts_by_utf16_units() -> None:
+    from bot.tip_views import fit_text
+    from broadcasts.text import utf16_len
+
+    assert fit_text("abc", 3) == "abc"
+    assert fit_text("abcd", 3) == "ab…"
+    cut = fit_text("😀" * 3000)
+    assert utf16_len(cut) <= 4096 and cut.endswith("…") and cut.count("😀") == 2047
+    zh = Translator("zh-CN")
+    long_tip = tip(parts=(Part(PartKind.TEXT, "😀" * 3000),))
+    assert utf16_len(card_text(zh, long_tip)) <= 3900
+    assert card_text(zh, long_tip, whole=True).count("😀") == 3000
