@@ -35,6 +35,7 @@ from tips.model import (
 from tips.service import TextOutcome, TipLimits, TipService
 
 SUPER = Principal(1, is_superadmin=True)
+ID_KEY = b"storage-test-id-key-" + b"s" * 16
 NOTICE = {
     "_id": "n1",
     "ref": "N-2611-07",
@@ -89,6 +90,7 @@ async def make(
         events,
         audit,
         clock,
+        id_key=ID_KEY,
         limits=limits,
         geocoder=geocoder,
     )
@@ -161,14 +163,20 @@ async def test_same_intake_message_never_stores_twice(db: Database) -> None:
     tip2, c2 = await svc.submit_group_reply(*args)
     assert c1 and not c2 and tip1.tip_id == tip2.tip_id and tip1.code == tip2.code
     assert await db.tips.count_documents({}) == 1 and len(events.events) == 1
-    # Half-written earlier (identity stored, tip insert failed): the retry completes it.
+    # Tip and intake ledger: the id is random, the ledger's key an HMAC under the key.
+    assert tip1.tip_id != await svc.key("intake", -100, 555)
+    entry = await db.tip_intake.find_one({"tip_id": tip1.tip_id})
+    assert entry is not None and entry["_id"] == await svc.key("intake", -100, 555)
+    # Half-written earlier (intake claimed, identity stored, tip insert failed): the retry
+    # completes the same tip.
     await svc.start(7, 7, 900, notice)
     await svc.add_text(7, "more")
     draft = await svc.draft(7)
     assert draft is not None
-    await db.tip_identities.insert_one({"_id": draft.intake_key, "user_id": 7})
+    assert await svc.repo.claim_intake(draft.intake_key, "half-written", None) == "half-written"
+    await db.tip_identities.insert_one({"_id": "half-written", "user_id": 7})
     tip3, c3 = await svc.submit(who())
-    assert c3 and tip3.tip_id == draft.intake_key
+    assert c3 and tip3.tip_id == "half-written"
 
 
 async def test_general_tip_needs_category_and_content(db: Database) -> None:
@@ -254,11 +262,13 @@ async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
         tips.append((await svc.submit(who(uid)))[0])
         clock.advance(60)
     assert tips[0].pseudonym == tips[1].pseudonym != tips[2].pseudonym
+    label = tips[0].pseudonym
     await svc.start(7, 7, 99, None)
     await svc.choose_category(7, TipCategory.OTHER)
     await svc.add_text(7, "general")
     general, _ = await svc.submit(who(7))
-    assert general.pseudonym != tips[0].pseudonym  # per notice
+    links = {d["_id"]: d.get("pseudonym") async for d in db.tip_identities.find({"user_id": 7})}
+    assert links[general.tip_id] == general.pseudonym  # its own link (general tips)
 
     officer = Principal(60, (RoleGrant(60, Role.INVESTIGATOR, Scope("drivers")),))
     with pytest.raises(PermissionDenied):
@@ -277,10 +287,21 @@ async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
     assert await svc.draft(7) is None
     assert await svc.repo.identity(tips[0].tip_id) is None
     kept = await svc.repo.get(tips[0].tip_id)
-    assert kept is not None and kept.forgotten and kept.text == "x"
+    assert kept is not None and kept.forgotten and kept.text == "x" and kept.pseudonym == ""
+    assert await db.tip_intake.count_documents({"tip_id": tips[0].tip_id}) == 0
+    # The link goes: the tipster's next tip on the notice gets a new label (not the one
+    # the forgotten tip had, which their other tip on the notice still shows).
+    remaining = [d async for d in db.tip_identities.find({"user_id": 7, "notice_id": "n1"})]
+    assert [d["_id"] for d in remaining] == [tips[1].tip_id] and "pseudonym" not in remaining[0]
+    clock.advance(60)
+    await svc.start(7, 7, 600, notice)
+    await svc.add_text(7, "again")
+    after, _ = await svc.submit(who(7))
+    assert after.pseudonym != label and after.pseudonym != tips[2].pseudonym
+    assert (await audit.list(action="tip.forget")) == []  # no record of when
     _, ident = await svc.reveal(SUPER, tips[0].code, "after forget")
     assert ident is None
-    assert [t.code for t in await svc.mine(7)] == [general.code, tips[1].code]
+    assert [t.code for t in await svc.mine(7)] == [after.code, general.code, tips[1].code]
 
 
 async def test_reveal_granted_to_a_role_follows_its_scopes(db: Database) -> None:
