@@ -165,7 +165,9 @@ class IdentityMiddleware(BaseMiddleware):
                     last_name=user.last_name,
                     username=user.username,
                     language_code=user.language_code,
-                    last_seen=self._clock.now(),
+                    # To the day only: an exact time of someone's activity could be
+                    # joined with a tip's stored time to single out its tipster.
+                    last_seen=self._clock.now().replace(hour=0, minute=0, second=0, microsecond=0),
                 )
             )
             locale = stored.locale or normalize_locale(user.language_code, self._default)

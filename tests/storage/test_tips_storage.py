@@ -485,3 +485,63 @@ async def test_listing_pages_newest_first_and_api(db: Database) -> None:
     assert full is not None and full.parts[0].text == "tip 0"
     await api.register_card(60, 1, found.tip_id)
     assert await svc.repo.card(60, 1) == found.tip_id
+
+
+async def test_schema_2_migration_drops_what_made_schema_1_ids_derivable(db: Database) -> None:
+    from storage.schema import SCHEMA_VERSION, ensure_schema, schema_version
+
+    # A schema-1 database: the secret, ids derived from it, the intake index.
+    await db.tips_meta.insert_one({"_id": "secret", "key": "ab" * 32})
+    await db.tips.create_index("intake_key", name="intake_unique", unique=True, sparse=True)
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 1}})
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    live = {"source": "live", "point": {"type": "Point", "coordinates": [120.0, 30.0]}}
+    rows = (
+        ("t1", "n1", "A100", False, []),  # user 7, still linked
+        ("t2", "n1", "A100", True, [dict(live, live_key="k2")]),  # user 7, forgotten
+        ("t3", "n1", "C200", False, [dict(live, live_key="k3")]),  # user 8
+        ("t4", None, "D300", False, []),  # user 8, a general tip
+    )
+    for tip_id, notice_id, label, forgotten, locations in rows:
+        await db.tips.insert_one(
+            {
+                "_id": tip_id,
+                "intake_key": tip_id,
+                "code": f"T-{tip_id.upper()}AA",
+                "notice_id": notice_id,
+                "pseudonym": label,
+                "forgotten": forgotten,
+                "locations": locations,
+                "parts": [],
+                "status": "new",
+                "created_at": at,
+            }
+        )
+    for tip_id, uid in (("t1", 7), ("t3", 8), ("t4", 8)):
+        await db.tip_identities.insert_one({"_id": tip_id, "user_id": uid, "created_at": at})
+
+    await ensure_schema(db)
+    await ensure_schema(db)  # idempotent, and a no-op once done
+    assert await schema_version(db) == SCHEMA_VERSION == 2
+    assert "tips_meta" not in await db.list_collection_names()
+    assert "intake_unique" not in {ix["name"] async for ix in await db.tips.list_indexes()}
+    assert await db.tips.count_documents({"intake_key": {"$exists": True}}) == 0
+    t2 = await db.tips.find_one({"_id": "t2"})
+    assert t2 is not None and "pseudonym" not in t2 and "live_key" not in t2["locations"][0]
+    t3 = await db.tips.find_one({"_id": "t3"})
+    assert t3 is not None and t3["pseudonym"] == "C200" and "live_key" not in t3["locations"][0]
+    links = {d["_id"]: d async for d in db.tip_identities.find()}
+    assert links["t1"]["notice_id"] == "n1" and "pseudonym" not in links["t1"]  # shared it
+    assert links["t3"]["pseudonym"] == "C200" and links["t4"]["notice_id"] is None
+    assert links["t4"]["pseudonym"] == "D300"
+
+    # User 8 keeps their label on the notice; user 7, whose label a forgotten tip had,
+    # gets a new one.
+    svc, *_ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    labels = {}
+    for uid in (7, 8):
+        await svc.start(uid, uid, 1, notice)
+        await svc.add_text(uid, "after the upgrade")
+        labels[uid] = (await svc.submit(who(uid)))[0].pseudonym
+    assert labels[8] == "C200" and labels[7] not in ("A100", "C200")
