@@ -398,12 +398,23 @@ class MongoTipRepository:
         doc = await self._ids.find_one({"_id": tip_id}, {"user_id": 1})
         return int(doc["user_id"]) if doc else None
 
-    async def pseudonym_of(self, user_id: int, notice_id: str | None) -> str | None:
-        doc = await self._ids.find_one(
-            {"user_id": user_id, "notice_id": notice_id, "pseudonym": {"$exists": True}},
-            {"pseudonym": 1},
-        )
-        return str(doc["pseudonym"]) if doc else None
+    async def tipster_history(
+        self, user_id: int, notice_id: str | None, since: datetime | None
+    ) -> tuple[list[datetime], str | None]:
+        linked: Document = {"notice_id": notice_id, "pseudonym": {"$exists": True}}
+        query: Document = {"user_id": user_id}
+        if since is None:
+            query.update(linked)
+        else:
+            query["$or"] = [{"created_at": {"$gte": since}}, linked]
+        recent: list[datetime] = []
+        label: str | None = None
+        async for doc in self._ids.find(query, {"created_at": 1, "notice_id": 1, "pseudonym": 1}):
+            if since is not None and doc.get("created_at") and doc["created_at"] >= since:
+                recent.append(doc["created_at"])
+            if label is None and doc.get("notice_id") == notice_id and doc.get("pseudonym"):
+                label = str(doc["pseudonym"])
+        return recent, label
 
     async def pseudonym_in_use(self, notice_id: str | None, label: str) -> bool:
         doc = await self._tips.find_one({"notice_id": notice_id, "pseudonym": label}, {"_id": 1})
@@ -437,12 +448,6 @@ class MongoTipRepository:
         await self._tips.update_one({"_id": tip_id}, update)
         await self._ids.delete_one({"_id": tip_id, "user_id": user_id})
         return True
-
-    async def recent_by(self, user_id: int, since: datetime) -> list[datetime]:
-        cursor = self._ids.find(
-            {"user_id": user_id, "created_at": {"$gte": since}}, {"created_at": 1}
-        )
-        return [d["created_at"] async for d in cursor]
 
     async def tips_of(self, user_id: int, limit: int = 20) -> list[Tip]:
         cursor = (

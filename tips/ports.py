@@ -91,8 +91,12 @@ class TipRepository(Protocol):
         """
         ...
 
-    async def pseudonym_of(self, user_id: int, notice_id: str | None) -> str | None:
-        """The label this tipster's linked tips on this notice carry (None: none yet)."""
+    async def tipster_history(
+        self, user_id: int, notice_id: str | None, since: datetime | None
+    ) -> tuple[list[datetime], str | None]:
+        """In one query: when this tipster's linked tips since ``since`` were sent (none
+        when ``since`` is None; for the flood limit), and the label their linked tips on
+        this notice carry (None: none yet; the pseudonym link)."""
         ...
 
     async def pseudonym_in_use(self, notice_id: str | None, label: str) -> bool:
@@ -116,8 +120,6 @@ class TipRepository(Protocol):
         intake keys, drafts about it, live-location keys), writing no time; False when the
         tip is not theirs."""
         ...
-
-    async def recent_by(self, user_id: int, since: datetime) -> list[datetime]: ...
 
     async def tips_of(self, user_id: int, limit: int = 20) -> list[Tip]: ...
 

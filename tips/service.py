@@ -317,13 +317,6 @@ class TipService:
 
     # ---- submitting -------------------------------------------------------------------
 
-    async def _check_flood(self, user_id: int) -> None:
-        if self.limits.flood.limit <= 0:
-            return
-        now = self._clock.now()
-        recent = await self.repo.recent_by(user_id, self.limits.flood.since(now))
-        self.limits.flood.check(recent, now)
-
     async def submit(
         self, profile: TipsterIdentity, draft: TipDraft | None = None
     ) -> tuple[Tip, bool]:
@@ -432,9 +425,12 @@ class TipService:
             existing = await self.repo.get(tip_id)
             if existing is not None:
                 return existing, False
-        await self._check_flood(profile.user_id)
         now = self._clock.now()
         notice_id = notice.notice_id if notice else None
+        flood = self.limits.flood
+        since = flood.since(now) if flood.limit > 0 else None
+        recent, linked = await self.repo.tipster_history(profile.user_id, notice_id, since)
+        flood.check(recent, now)
         tip = Tip(
             tip_id=tip_id,  # random; the intake ledger makes a retry find the same tip
             code=new_code(),
@@ -444,7 +440,7 @@ class TipService:
             locations=locations,
             sector=sector,
             area=area,
-            pseudonym=await self._pseudonym(profile.user_id, notice_id),
+            pseudonym=linked or await self._new_pseudonym(notice_id),
             status=TipStatus.NEW,
             created_at=now,
             updated_at=now,
@@ -475,12 +471,10 @@ class TipService:
             )
         return stored, created
 
-    async def _pseudonym(self, user_id: int, notice_id: str | None) -> str:
-        """The tipster's label on this notice: the one their linked tips on it carry, else
-        a new random one that no other tip on the notice carries (as far as 8 draws go)."""
-        linked = await self.repo.pseudonym_of(user_id, notice_id)
-        if linked is not None:
-            return linked
+    async def _new_pseudonym(self, notice_id: str | None) -> str:
+        """A tipster's first label on a notice (later tips there reuse it through the link
+        on their identity): random, and carried by no other tip on the notice (as far as 8
+        draws go)."""
         label = new_pseudonym()
         for _ in range(8):
             if not await self.repo.pseudonym_in_use(notice_id, label):
