@@ -14,7 +14,6 @@ A refusal answers politely, changes nothing and is logged (the update's log line
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,8 +26,6 @@ from bot.i18n import Translator
 from bot.middlewares.context import refuse, update_record
 from bot.replies import respond
 from groups.roles import Permission, Principal
-
-log = logging.getLogger("six_circles.access")
 
 
 def handler_name(callback: Any) -> str | None:
