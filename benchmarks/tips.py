@@ -485,6 +485,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 webhook_host="127.0.0.1",
                 webhook_port=port,
                 superadmin_ids=[SUPERADMIN],
+                tips_id_key="tips-bench-id-key-" + "b" * 32,
                 data_dir=Path(tmp),
                 log_level="ERROR",
                 throttle_messages=0,

@@ -35,6 +35,8 @@ def main() -> int:
         secrets.append(settings.webhook_secret.get_secret_value())
     if settings.mongodb_uri is not None:
         secrets.append(settings.mongodb_uri.get_secret_value())
+    if settings.tips_id_key is not None:
+        secrets.append(settings.tips_id_key.get_secret_value())
     configure_logging(settings.log_level, secrets)
     try:
         asyncio.run(_main(settings))

@@ -18,6 +18,10 @@ from tips.geocoding import split_base_url
 TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 LOCALES = ("zh-CN", "en")
+ID_KEY_HOWTO = (
+    'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"; '
+    "keep it and never change it while tips are being written"
+)
 
 TOKEN_HELP = (
     "BOT_TOKEN is missing or malformed: create a bot with @BotFather in Telegram "  # noqa: S105
@@ -85,6 +89,10 @@ class Settings(BaseSettings):
     tips_geocoder_timeout_s: float = Field(5.0, gt=0, le=60)
     # How long the "open a private chat" hint stays in a group after a reply-tip.
     tips_group_hint_ttl_s: int = Field(60, ge=5, le=3600)
+    # Key of the keyed hashes that make tip intake idempotent (never stored in the
+    # database). Required in production (BOT_MODE=webhook or MONGODB_URI set); scripts/run
+    # writes one into .env in development.
+    tips_id_key: SecretStr | None = None
 
     # --- Rewards (issue 7) ---
     # Currency of discretionary rewards (offers carry their own), ISO 4217.
@@ -210,6 +218,15 @@ class Settings(BaseSettings):
             raise ValueError(f"renamed: set TIPS_NOMINATIM_URL=https://{v.strip('/')} instead")
         return None
 
+    @field_validator("tips_id_key")
+    @classmethod
+    def _id_key_length(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        if len(v.get_secret_value().strip()) < 32:
+            raise ValueError(f"too short: use at least 32 random characters ({ID_KEY_HOWTO})")
+        return SecretStr(v.get_secret_value().strip())
+
     @field_validator("telegram_api_url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:
@@ -226,7 +243,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "BOT_MODE=webhook needs WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -"
                 )
+        if self.tips_id_key is None and self.is_production:
+            raise ValueError(
+                "TIPS_ID_KEY is missing: in production (BOT_MODE=webhook or MONGODB_URI set) "
+                f"set it to a secret kept outside the database ({ID_KEY_HOWTO})"
+            )
         return self
+
+    @property
+    def is_production(self) -> bool:
+        """Webhook mode, or a database of its own (not the embedded development one)."""
+        return self.bot_mode == "webhook" or self.mongodb_uri is not None
 
     @property
     def tz(self) -> ZoneInfo:

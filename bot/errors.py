@@ -7,7 +7,7 @@ from typing import Any
 
 from aiogram import Router
 from aiogram.types import ErrorEvent
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from bot.i18n import Translator
 from bot.replies import respond
@@ -28,7 +28,15 @@ def setup() -> Router:
             await respond(target, t(exc.key, **exc.params))
             return True
         if isinstance(exc, PyMongoError):
-            log.error("database error on update %s: %s", event.update.update_id, exc)
+            # A refused operation is logged by class and code only: its message may quote
+            # a document's key (a duplicate key error on a draft quotes the user id).
+            detail = f"code {exc.code}" if isinstance(exc, OperationFailure) else str(exc)
+            log.error(
+                "database error on update %s: %s %s",
+                event.update.update_id,
+                type(exc).__name__,
+                detail,
+            )
             await respond(target, t("core.db_unavailable"))
             return True
         log.exception("unhandled error on update %s", event.update.update_id, exc_info=exc)

@@ -32,9 +32,13 @@ class RedactingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line. A record logged with ``extra={"coarse_time": True}``
+    (tipster business, see ``bot.middlewares.context``) is time-stamped to the minute."""
+
     def format(self, record: logging.LogRecord) -> str:
+        coarse = bool(getattr(record, "coarse_time", False))
         entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M" if coarse else "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),

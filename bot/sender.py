@@ -230,7 +230,7 @@ class PacingMiddleware(BaseRequestMiddleware):
                 log.warning(
                     "429 on %s chat=%s retry_after=%s (attempt %s)",
                     api,
-                    chat_id,
+                    chat_id if chat_id is not None and chat_id < 0 else "private",  # log policy
                     exc.retry_after,
                     attempt,
                 )

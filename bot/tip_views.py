@@ -63,6 +63,11 @@ def pseudonym_label(t: Translator, label: str) -> str:
     return t("tips.pseudonym", label=label)
 
 
+def tipster_label(t: Translator, tip: Tip | TipSummary) -> str:
+    """``Tipster #A137``, or "identity unlinked" for a forgotten tip (which has no label)."""
+    return t("tips.forgotten_tipster") if tip.forgotten else pseudonym_label(t, tip.pseudonym)
+
+
 def location_line(t: Translator, loc: TipLocation | None) -> str:
     if loc is None:
         return t("tips.card.no_location")
@@ -116,10 +121,7 @@ def card_text(
     lines = [
         t("tips.card.header", code=tip.code, status=status_name(t, tip.status)),
         _subject(t, tip),
-        t(
-            "tips.card.tipster",
-            who=t("tips.forgotten_tipster") if tip.forgotten else pseudonym_label(t, tip.pseudonym),
-        ),
+        t("tips.card.tipster", who=tipster_label(t, tip)),
         t("tips.card.when", at=when(tip.created_at, tz)),
     ]
     if tip.sector or tip.area:
@@ -144,7 +146,7 @@ def list_line(t: Translator, tip: Tip, tz: tzinfo, distance_m: float | None = No
     if tip.media:
         marks.append(f"📎{len(tip.media)}")
     head = (
-        f"{tip.code} · {status_name(t, tip.status)} · {pseudonym_label(t, tip.pseudonym)} · "
+        f"{tip.code} · {status_name(t, tip.status)} · {tipster_label(t, tip)} · "
         f"{when(tip.created_at, tz)} {' '.join(marks)}"
     ).rstrip()
     if distance_m is not None:

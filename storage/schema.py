@@ -3,12 +3,18 @@
 Every repository module declares ``INDEXES: dict[collection, list[IndexModel]]``; add a
 new module to ``INDEX_MODULES`` and its indexes are created on the next start. Indexes
 are matched by name: to change an index's keys or options, give it a new name.
+
+Data migrations: ``MIGRATIONS`` maps a schema version to the coroutine (``module:name``,
+taking the database) that brings data from the version before to it. They run in order,
+at start-up, on a database at an older version (a new database starts at the current
+one), each idempotent (two processes may start at once).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from pymongo import IndexModel
@@ -17,7 +23,11 @@ from storage.client import Database
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+MIGRATIONS: dict[int, str] = {
+    2: "storage.tips:migrate_v2",  # tip ids and pseudonyms no longer derivable (issue 13)
+}
 
 INDEX_MODULES: tuple[str, ...] = (
     "storage.users",
@@ -57,6 +67,11 @@ async def ensure_schema(db: Database) -> None:
         raise RuntimeError(
             f"database schema version {current} is newer than this code ({SCHEMA_VERSION})"
         )
+    if 0 < current < SCHEMA_VERSION:
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            if version in MIGRATIONS:
+                log.info("schema migration to version %s", version)
+                await _migration(MIGRATIONS[version])(db)
     if current < SCHEMA_VERSION:
         await db.meta.update_one(
             {"_id": "schema"},
@@ -64,6 +79,12 @@ async def ensure_schema(db: Database) -> None:
             upsert=True,
         )
         log.info("schema version %s -> %s", current, SCHEMA_VERSION)
+
+
+def _migration(path: str) -> Callable[[Database], Awaitable[None]]:
+    module, name = path.split(":")
+    fn: Callable[[Database], Awaitable[None]] = getattr(importlib.import_module(module), name)
+    return fn
 
 
 async def schema_version(db: Database) -> int:

@@ -1,16 +1,24 @@
 """MongoDB repositories for the tips feature.
 
 Collections (all owned here; nothing else reads ``tip_identities``):
-- ``tips``: the tip body. ``_id`` is an opaque key derived from the intake message
-  (unique, so a redelivered update or a second press of Send never stores a tip twice),
-  ``code`` unique, ``point`` GeoJSON with a 2dsphere index. No Telegram identity.
-- ``tip_identities``: ``_id`` = tip id, the tipster's user id and profile, the bot
-  messages they may reply to, whether the receipt reached them. ``/forget`` deletes it.
-- ``tip_messages``: the two-way thread, one document per message.
+- ``tips``: the tip body. ``_id`` random, ``code`` unique (random), ``pseudonym`` a random
+  label, ``point`` GeoJSON with a 2dsphere index. No Telegram identity, nothing computed
+  from one.
+- ``tip_identities``: ``_id`` = tip id, the tipster's user id and profile, the tip's
+  notice and pseudonym (the link that gives the tipster's next tip on that notice the
+  same label), the bot messages they may reply to, whether the receipt reached them.
+  ``/forget`` deletes it (and the pseudonym link of the tipster's other tips on the notice).
+- ``tip_intake``: the idempotency ledger: ``_id`` = HMAC under TIPS_ID_KEY of the Telegram
+  message that carried a tip or thread message (``tips.anonymity.intake_key``) -> the
+  random id it was stored under, so a redelivered update, a second press of Send or the
+  next item of an album finds it. Kept two days (TTL); ``/forget`` deletes a tip's entries.
+- ``tip_messages``: the two-way thread, one document per message (``_id`` random).
 - ``tip_cards``: (chat id, message id) of every message showing a tip to an officer.
 - ``tip_drafts``: tips being collected in a private chat (expire after a day).
-- ``tips_meta``: the installation secret used for pseudonyms and opaque keys.
 - ``tip_group_hints``: "open a private chat" messages to delete from groups when due.
+
+``tips_meta`` (a secret kept in the database, from which tip ids, thread message ids and
+pseudonyms used to be derived) is deleted by the schema-2 migration ``migrate_v2``.
 
 Read-only adapters over other features' collections (documented in docs/integration.md):
 ``MongoNoticeLookup`` (``notices``, ``deliveries``) and ``MongoMemberLookup`` (``members``).
@@ -18,8 +26,7 @@ Read-only adapters over other features' collections (documented in docs/integrat
 
 from __future__ import annotations
 
-import contextlib
-import secrets
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,14 +58,18 @@ from tips.model import (
 )
 from tips.ports import CodeTaken
 
+log = logging.getLogger(__name__)
+
 DRAFT_TTL_S = 24 * 3600
 CARD_TTL_S = 365 * 24 * 3600
 THREAD_IDS_KEPT = 500
+# Telegram redelivers an unconfirmed update for up to a day; a draft lives a day.
+INTAKE_TTL_S = 2 * 24 * 3600
 
 INDEXES: dict[str, list[IndexModel]] = {
     "tips": [
         IndexModel([("code", ASCENDING)], name="code_unique", unique=True),
-        IndexModel([("intake_key", ASCENDING)], name="intake_unique", unique=True, sparse=True),
+        IndexModel([("notice_id", ASCENDING), ("pseudonym", ASCENDING)], name="notice_pseudonym"),
         IndexModel([("point", "2dsphere")], name="point_2dsphere"),
         IndexModel([("notice_id", ASCENDING), ("created_at", DESCENDING)], name="notice_time"),
         IndexModel(
@@ -72,10 +83,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("user_id", ASCENDING), ("thread_message_ids", ASCENDING)], name="user_thread_msgs"
         ),
+        IndexModel([("user_id", ASCENDING), ("notice_id", ASCENDING)], name="user_notice"),
+    ],
+    "tip_intake": [
+        IndexModel([("at", ASCENDING)], name="ttl", expireAfterSeconds=INTAKE_TTL_S),
+        IndexModel([("tip_id", ASCENDING)], name="tip"),
     ],
     "tip_messages": [IndexModel([("tip_id", ASCENDING), ("at", ASCENDING)], name="tip_time")],
     "tip_cards": [IndexModel([("at", ASCENDING)], name="ttl", expireAfterSeconds=CARD_TTL_S)],
-    "tip_group_hints": [IndexModel([("due", ASCENDING)], name="due")],
+    "tip_group_hints": [
+        IndexModel([("due", ASCENDING)], name="due"),
+        IndexModel([("chat_id", ASCENDING), ("link", ASCENDING)], name="chat_link"),
+    ],
     "tip_drafts": [
         IndexModel([("updated_at", ASCENDING)], name="ttl", expireAfterSeconds=DRAFT_TTL_S),
         IndexModel([("locations.live_key", ASCENDING)], name="live_key", sparse=True),
@@ -150,7 +169,6 @@ def location_from(doc: Document) -> TipLocation:
 def tip_doc(tip: Tip) -> Document:
     doc: Document = {
         "_id": tip.tip_id,
-        "intake_key": tip.tip_id,
         "code": tip.code,
         "notice_id": tip.notice_id,
         "notice_ref": tip.notice_ref,
@@ -195,10 +213,12 @@ def tip_from(doc: Document) -> Tip:
     )
 
 
-def identity_doc(i: TipsterIdentity) -> Document:
+def identity_doc(i: TipsterIdentity, tip: Tip) -> Document:
     return {
         "_id": i.tip_id,
         "user_id": i.user_id,
+        "notice_id": tip.notice_id,
+        "pseudonym": tip.pseudonym,
         "first_name": i.first_name,
         "last_name": i.last_name,
         "username": i.username,
@@ -316,23 +336,33 @@ class MongoTipRepository:
         self._ids = db.tip_identities
         self._msgs = db.tip_messages
         self._cards = db.tip_cards
+        self._intake = db.tip_intake
         self._clock = clock
 
-    async def secret(self) -> bytes:
-        meta = self._db.tips_meta
-        doc = await meta.find_one({"_id": "secret"})
-        if doc is None:
-            with contextlib.suppress(DuplicateKeyError):  # another process was first
-                await meta.insert_one({"_id": "secret", "key": secrets.token_hex(32)})
-            doc = await meta.find_one({"_id": "secret"})
-            assert doc is not None
-        return bytes.fromhex(doc["key"])
+    async def claim_intake(self, key: str, candidate: str, tip_id: str | None) -> str:
+        entry = {"id": candidate, "tip_id": tip_id or candidate, "at": self._clock.now()}
+        for _ in range(3):
+            try:
+                doc = await self._intake.find_one_and_update(
+                    {"_id": key},
+                    {"$setOnInsert": entry},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:  # a concurrent upsert of the same key won
+                doc = None
+            if doc is None:  # (some servers answer a lost upsert race with nothing)
+                doc = await self._intake.find_one({"_id": key})
+            if doc is not None:
+                return str(doc["id"])
+        raise RuntimeError(f"intake key {key[:8]}… neither inserted nor found")
 
     async def create(self, tip: Tip, identity: TipsterIdentity) -> tuple[Tip, bool]:
-        # Identity first, keyed by the (deterministic) tip id: if the tip insert fails
-        # the orphan identity is invisible, and the retry completes the same tip.
+        # Identity first, keyed by the tip id (bound to the intake message in the ledger):
+        # if the tip insert fails the orphan identity is invisible, and the retry completes
+        # the same tip.
         await self._ids.update_one(
-            {"_id": tip.tip_id}, {"$setOnInsert": identity_doc(identity)}, upsert=True
+            {"_id": tip.tip_id}, {"$setOnInsert": identity_doc(identity, tip)}, upsert=True
         )
         try:
             await self._tips.insert_one(tip_doc(tip))
@@ -368,22 +398,56 @@ class MongoTipRepository:
         doc = await self._ids.find_one({"_id": tip_id}, {"user_id": 1})
         return int(doc["user_id"]) if doc else None
 
-    async def forget(self, tip_id: str, user_id: int, at: datetime) -> bool:
-        result = await self._ids.delete_one({"_id": tip_id, "user_id": user_id})
-        if result.deleted_count != 1:
-            return False
-        # A draft adding to this tip (or one left by a crash) links it too.
-        await self._db.tip_drafts.delete_many({"$or": [{"tip_id": tip_id}, {"intake_key": tip_id}]})
-        await self._tips.update_one(
-            {"_id": tip_id}, {"$set": {"forgotten": True, "updated_at": at}}
-        )
-        return True
+    async def tipster_history(
+        self, user_id: int, notice_id: str | None, since: datetime | None
+    ) -> tuple[list[datetime], str | None]:
+        linked: Document = {"notice_id": notice_id, "pseudonym": {"$exists": True}}
+        query: Document = {"user_id": user_id}
+        if since is None:
+            query.update(linked)
+        else:
+            query["$or"] = [{"created_at": {"$gte": since}}, linked]
+        recent: list[datetime] = []
+        label: str | None = None
+        async for doc in self._ids.find(query, {"created_at": 1, "notice_id": 1, "pseudonym": 1}):
+            if since is not None and doc.get("created_at") and doc["created_at"] >= since:
+                recent.append(doc["created_at"])
+            if label is None and doc.get("notice_id") == notice_id and doc.get("pseudonym"):
+                label = str(doc["pseudonym"])
+        return recent, label
 
-    async def recent_by(self, user_id: int, since: datetime) -> list[datetime]:
-        cursor = self._ids.find(
-            {"user_id": user_id, "created_at": {"$gte": since}}, {"created_at": 1}
+    async def pseudonym_in_use(self, notice_id: str | None, label: str) -> bool:
+        doc = await self._tips.find_one({"notice_id": notice_id, "pseudonym": label}, {"_id": 1})
+        return doc is not None
+
+    async def forget(self, tip_id: str, user_id: int) -> bool:
+        """Everything that ties the tip to its tipster goes; the identity last, so an
+        interrupted forget can be repeated. Nothing records when (no time is written: a
+        time of the forget next to the user's last activity would re-link them)."""
+        ident = await self._ids.find_one({"_id": tip_id, "user_id": user_id}, {"notice_id": 1})
+        if ident is None:
+            return False
+        # Drafts adding to this tip, or one a crash left behind after the tip was stored
+        # (it holds the tip's content under the user's id), and the intake keys.
+        keys = [d["_id"] async for d in self._intake.find({"tip_id": tip_id}, {"_id": 1})]
+        await self._db.tip_drafts.delete_many(
+            {"$or": [{"tip_id": tip_id}, {"intake_key": {"$in": keys}}]}
         )
-        return [d["created_at"] async for d in cursor]
+        await self._intake.delete_many({"tip_id": tip_id})
+        # The pseudonym link: the tipster's next tip on this notice gets a new label.
+        await self._ids.update_many(
+            {"user_id": user_id, "notice_id": ident.get("notice_id")},
+            {"$unset": {"pseudonym": ""}},
+        )
+        doc = await self._tips.find_one({"_id": tip_id}, {"locations": 1})
+        update: Document = {"$set": {"forgotten": True}, "$unset": {"pseudonym": ""}}
+        if doc is not None and any("live_key" in loc for loc in doc.get("locations", [])):
+            update["$set"]["locations"] = [
+                {k: v for k, v in loc.items() if k != "live_key"} for loc in doc["locations"]
+            ]
+        await self._tips.update_one({"_id": tip_id}, update)
+        await self._ids.delete_one({"_id": tip_id, "user_id": user_id})
+        return True
 
     async def tips_of(self, user_id: int, limit: int = 20) -> list[Tip]:
         cursor = (
@@ -559,14 +623,71 @@ class MongoTipRepository:
         )
 
 
+async def migrate_v2(db: Database) -> None:
+    """Schema 2: nothing stored about a tip can be derived from, or matched to, its tipster.
+
+    Schema 1 derived tip ids and thread message ids (HMACs of the intake message, whose
+    private chat id is the user id) and pseudonyms (of the user id) from a secret kept in
+    ``tips_meta``, so anyone reading the database could test user ids against them, and a
+    forgotten tip kept the label its tipster's later tips on the notice got again. Existing
+    ids stay (duty, rewards and cards refer to them) but the secret is deleted, after which
+    they are random-looking values nobody can recompute. Forgotten tips lose their label
+    and live-location keys; the pseudonym link of the remaining identities is recorded
+    (except where a forgotten tip on the notice shares the label: those tipsters get a new
+    label on their next tip). Idempotent."""
+    tips = db.tips
+    labels: dict[str, tuple[str | None, str | None]] = {}
+    forgotten: set[tuple[str | None, str]] = set()
+    async for doc in tips.find(
+        {}, {"notice_id": 1, "pseudonym": 1, "forgotten": 1, "locations": 1}
+    ):
+        notice_id, label = doc.get("notice_id"), doc.get("pseudonym")
+        labels[doc["_id"]] = (notice_id, label)
+        update: Document = {}
+        if doc.get("forgotten") and label:
+            forgotten.add((notice_id, label))
+            update["$unset"] = {"pseudonym": ""}
+        locations = doc.get("locations") or []
+        if any("live_key" in loc for loc in locations):  # keyed by the dropped secret
+            update["$set"] = {
+                "locations": [
+                    {k: v for k, v in loc.items() if k != "live_key"} for loc in locations
+                ]
+            }
+        if update:
+            await tips.update_one({"_id": doc["_id"]}, update)
+    await tips.update_many({"intake_key": {"$exists": True}}, {"$unset": {"intake_key": ""}})
+    async for ident in db.tip_identities.find({"notice_id": {"$exists": False}}, {"_id": 1}):
+        notice_id, label = labels.get(ident["_id"], (None, None))
+        fields: Document = {"notice_id": notice_id}
+        if label and (notice_id, label) not in forgotten:
+            fields["pseudonym"] = label
+        await db.tip_identities.update_one({"_id": ident["_id"]}, {"$set": fields})
+    names = {ix["name"] async for ix in await tips.list_indexes()}
+    if "intake_unique" in names:
+        await tips.drop_index("intake_unique")
+    await db.drop_collection("tips_meta")
+    log.info("tips: schema 2 migration done (%s tips)", len(labels))
+
+
 class MongoGroupHints:
-    """Short-lived "open a private chat" hints posted in groups, deleted when due."""
+    """Short-lived "open a private chat" hints posted in groups, deleted when due. A hint
+    names nobody; while one with the same link is up, no second one is posted."""
 
     def __init__(self, db: Database) -> None:
         self._c = db.tip_group_hints
 
-    async def add(self, chat_id: int, message_id: int, due: datetime) -> None:
-        await self._c.insert_one({"chat_id": chat_id, "message_id": message_id, "due": due})
+    async def add(self, chat_id: int, message_id: int, due: datetime, link: str = "") -> None:
+        await self._c.insert_one(
+            {"chat_id": chat_id, "message_id": message_id, "due": due, "link": link}
+        )
+
+    async def showing(self, chat_id: int, link: str, now: datetime) -> bool:
+        """Whether a hint with this link is still up in the group."""
+        doc = await self._c.find_one(
+            {"chat_id": chat_id, "link": link, "due": {"$gt": now}}, {"_id": 1}
+        )
+        return doc is not None
 
     async def claim_due(self, now: datetime) -> tuple[int, int] | None:
         """Take one due hint (atomically: two sweepers never delete the same one)."""

@@ -1,31 +1,38 @@
-"""Pseudonyms and opaque keys, so tips never carry a tipster's Telegram identity.
+"""Identifiers of tips that cannot be traced back to the tipster.
 
-A pseudonym is stable for one tipster on one notice (``Tipster #A137`` on every tip they
-send about it) and different across notices, so tips cannot be linked across notices by
-the label. It is an HMAC under a secret kept in the database, truncated so short that
-it cannot be inverted to a user id.
+- Tip ids and thread message ids are random (``new_id``): nothing about who sent a tip or
+  which Telegram message carried it can be computed from them.
+- A pseudonym (``Tipster #A137``) is a random label (``new_pseudonym``). It stays the same
+  for one tipster on one notice through a link kept with the tipster's identity (which
+  ``/forget`` deletes), and is never computed from who the tipster is.
+- ``intake_key`` makes intake idempotent (a redelivered update, a second press of Send, the
+  items of one album): an HMAC of the Telegram message under ``TIPS_ID_KEY``, a secret
+  from the configuration that is never stored in the database. The key maps to the random
+  id in a short-lived ledger, and ``/forget`` deletes the tip's entries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 PSEUDONYM_LETTERS = "ACDEFGHJKMNPQRTWXY"
 
 
-def _mac(secret: bytes, message: str) -> bytes:
-    return hmac.new(secret, message.encode(), hashlib.sha256).digest()
+def new_id() -> str:
+    """A random identifier (96 bits, hex) for a tip or a thread message."""
+    return secrets.token_hex(12)
 
 
-def pseudonym(secret: bytes, user_id: int, notice_id: str | None) -> str:
-    """``A137``: a letter and three digits (display: ``Tipster #A137``)."""
-    digest = _mac(secret, f"pseudonym:{user_id}:{notice_id or '-'}")
-    letter = PSEUDONYM_LETTERS[digest[0] % len(PSEUDONYM_LETTERS)]
-    number = int.from_bytes(digest[1:4], "big") % 1000
-    return f"{letter}{number:03d}"
+def new_pseudonym() -> str:
+    """``A137``: a letter and three digits (display: ``Tipster #A137``), drawn at random."""
+    return f"{secrets.choice(PSEUDONYM_LETTERS)}{secrets.randbelow(1000):03d}"
 
 
-def opaque_key(secret: bytes, kind: str, chat_id: int, message_id: int) -> str:
-    """A key for a Telegram message that does not reveal the (private) chat id."""
-    return _mac(secret, f"{kind}:{chat_id}:{message_id}").hex()[:24]
+def intake_key(key: bytes, kind: str, chat_id: int, message_id: int) -> str:
+    """The idempotency key of a Telegram message (``kind``: intake, album:<id>, tipster,
+    officer, live). Without ``key`` it cannot be computed, so a reader of the database
+    cannot test user ids against it."""
+    mac = hmac.new(key, f"{kind}:{chat_id}:{message_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]

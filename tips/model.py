@@ -191,7 +191,7 @@ class TipDraft:
     mode: DraftMode
     expect: Expect
     started_at: datetime
-    intake_key: str  # "<chat id>:<message id>" of the message that opened the dialog
+    intake_key: str  # idempotency key of the message that opened the dialog (tips.anonymity)
     notice_id: str | None = None
     category: TipCategory | None = None
     tip_id: str | None = None  # ADD mode: the tip being added to

@@ -75,16 +75,32 @@ class TipDrafts(Protocol):
 
 
 class TipRepository(Protocol):
-    async def secret(self) -> bytes:
-        """A per-installation secret (created once) for pseudonyms and opaque keys."""
+    async def claim_intake(self, key: str, candidate: str, tip_id: str | None) -> str:
+        """The id bound to an intake key (``tips.anonymity.intake_key``): ``candidate``
+        when the key is new (bound now), otherwise the id bound before. ``tip_id``: the tip
+        a thread message belongs to (None: the id is a tip's own). Entries are short-lived
+        and ``forget`` deletes a tip's."""
         ...
 
     async def create(self, tip: Tip, identity: TipsterIdentity) -> tuple[Tip, bool]:
-        """Store a tip and its tipster; idempotent on ``tip.tip_id`` (the intake key).
+        """Store a tip and its tipster (with the tip's notice and pseudonym: the link that
+        keeps the tipster's label on that notice); idempotent on ``tip.tip_id``.
 
         Returns the stored tip and True, or the tip stored before and False. Raises
         ``CodeTaken`` when only the code collides, so the caller can pick another.
         """
+        ...
+
+    async def tipster_history(
+        self, user_id: int, notice_id: str | None, since: datetime | None
+    ) -> tuple[list[datetime], str | None]:
+        """In one query: when this tipster's linked tips since ``since`` were sent (none
+        when ``since`` is None; for the flood limit), and the label their linked tips on
+        this notice carry (None: none yet; the pseudonym link)."""
+        ...
+
+    async def pseudonym_in_use(self, notice_id: str | None, label: str) -> bool:
+        """Whether a tip on this notice already carries this label."""
         ...
 
     async def get(self, tip_id: str) -> Tip | None: ...
@@ -99,11 +115,11 @@ class TipRepository(Protocol):
 
     async def owner_of(self, tip_id: str) -> int | None: ...
 
-    async def forget(self, tip_id: str, user_id: int, at: datetime) -> bool:
-        """Destroy the link between a tip and its tipster; False when not theirs."""
+    async def forget(self, tip_id: str, user_id: int) -> bool:
+        """Destroy every link between a tip and its tipster (identity, pseudonym link,
+        intake keys, drafts about it, live-location keys), writing no time; False when the
+        tip is not theirs."""
         ...
-
-    async def recent_by(self, user_id: int, since: datetime) -> list[datetime]: ...
 
     async def tips_of(self, user_id: int, limit: int = 20) -> list[Tip]: ...
 

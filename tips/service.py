@@ -13,7 +13,8 @@ from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.events import EventPublisher
 from groups.model import GeoPoint
 from groups.roles import Permission, Principal, Scope
-from tips.anonymity import opaque_key, pseudonym
+from tips.anonymity import intake_key as derive_intake_key
+from tips.anonymity import new_id, new_pseudonym
 from tips.codes import new_code, normalize_code
 from tips.events import TipMessageAdded, TipSubmitted
 from tips.flood import FloodLimit
@@ -117,6 +118,7 @@ class TipService:
         audit: AuditLog,
         clock: Clock,
         *,
+        id_key: bytes,
         limits: TipLimits | None = None,
         geocoder: Geocoder | None = None,
     ) -> None:
@@ -129,15 +131,13 @@ class TipService:
         self._clock = clock
         self.limits = limits or TipLimits()
         self._geocoder: Geocoder = geocoder or NullGeocoder()
-        self._secret: bytes | None = None
-
-    async def secret(self) -> bytes:
-        if self._secret is None:
-            self._secret = await self.repo.secret()
-        return self._secret
+        if len(id_key) < 16:
+            raise ValueError("the intake key (TIPS_ID_KEY) is too short")
+        self._id_key = id_key  # TIPS_ID_KEY: from the configuration, never the database
 
     async def key(self, kind: str, chat_id: int, message_id: int) -> str:
-        return opaque_key(await self.secret(), kind, chat_id, message_id)
+        """The idempotency key of a Telegram message (see ``tips.anonymity``)."""
+        return derive_intake_key(self._id_key, kind, chat_id, message_id)
 
     # ---- opening a dialog -------------------------------------------------------------
 
@@ -317,13 +317,6 @@ class TipService:
 
     # ---- submitting -------------------------------------------------------------------
 
-    async def _check_flood(self, user_id: int) -> None:
-        if self.limits.flood.limit <= 0:
-            return
-        now = self._clock.now()
-        recent = await self.repo.recent_by(user_id, self.limits.flood.since(now))
-        self.limits.flood.check(recent, now)
-
     async def submit(
         self, profile: TipsterIdentity, draft: TipDraft | None = None
     ) -> tuple[Tip, bool]:
@@ -391,17 +384,16 @@ class TipService:
         for part in parts:
             self._check_part(draft, part)
             draft = replace(draft, parts=(*draft.parts, part))
-        if album is not None:  # every item of an album shares one key
-            intake_key = opaque_key(await self.secret(), f"album:{album}", chat_id, 0)
-            existing = await self.repo.get(intake_key)
-            if existing is not None:
-                await self.repo.append_parts(existing.tip_id, parts, self._clock.now())
-                return existing, False
-        else:
-            intake_key = await self.key("intake", chat_id, message_id)
+        # Every item of an album shares one key: the first stores the tip, the others add
+        # their files to it.
+        key = (
+            await self.key(f"album:{album}", chat_id, 0)
+            if album is not None
+            else await self.key("intake", chat_id, message_id)
+        )
         tip, created = await self._store(
             profile,
-            intake_key=intake_key,
+            intake_key=key,
             notice=notice,
             category=None,
             parts=parts,
@@ -427,15 +419,20 @@ class TipService:
         area: str | None,
         channel: str,
     ) -> tuple[Tip, bool]:
-        existing = await self.repo.get(intake_key)
-        if existing is not None:
-            return existing, False
-        await self._check_flood(profile.user_id)
+        candidate = new_id()
+        tip_id = await self.repo.claim_intake(intake_key, candidate, None)
+        if tip_id != candidate:  # this message was taken in before (or half-way)
+            existing = await self.repo.get(tip_id)
+            if existing is not None:
+                return existing, False
         now = self._clock.now()
-        secret = await self.secret()
         notice_id = notice.notice_id if notice else None
+        flood = self.limits.flood
+        since = flood.since(now) if flood.limit > 0 else None
+        recent, linked = await self.repo.tipster_history(profile.user_id, notice_id, since)
+        flood.check(recent, now)
         tip = Tip(
-            tip_id=intake_key,  # derived from the intake message: a retry stores the same tip
+            tip_id=tip_id,  # random; the intake ledger makes a retry find the same tip
             code=new_code(),
             notice_id=notice_id,
             category=category,
@@ -443,7 +440,7 @@ class TipService:
             locations=locations,
             sector=sector,
             area=area,
-            pseudonym=pseudonym(secret, profile.user_id, notice_id),
+            pseudonym=linked or await self._new_pseudonym(notice_id),
             status=TipStatus.NEW,
             created_at=now,
             updated_at=now,
@@ -474,6 +471,17 @@ class TipService:
             )
         return stored, created
 
+    async def _new_pseudonym(self, notice_id: str | None) -> str:
+        """A tipster's first label on a notice (later tips there reuse it through the link
+        on their identity): random, and carried by no other tip on the notice (as far as 8
+        draws go)."""
+        label = new_pseudonym()
+        for _ in range(8):
+            if not await self.repo.pseudonym_in_use(notice_id, label):
+                break
+            label = new_pseudonym()
+        return label
+
     # ---- threads ------------------------------------------------------------------------
 
     async def add_thread(
@@ -485,16 +493,20 @@ class TipService:
         message_id: str,
         officer_id: int | None = None,
     ) -> ThreadMessage | None:
-        """Append to the tip's thread; None when this message was stored before."""
+        """Append to the tip's thread; None when this message was stored before.
+
+        ``message_id`` is the Telegram message's intake key (``key()``); the stored
+        message gets a random id, bound to that key in the intake ledger."""
         if direction is Direction.TIPSTER and not tip.status.is_open:
             raise InvalidInput("tips.tip_closed", code=tip.code)
+        stored_id = await self.repo.claim_intake(message_id, new_id(), tip.tip_id)
         msg = ThreadMessage(
             tip_id=tip.tip_id,
             direction=direction,
             parts=parts,
             at=self._clock.now(),
             officer_id=officer_id,
-            message_id=message_id,
+            message_id=stored_id,
         )
         if not await self.repo.add_message(msg):
             return None
@@ -504,7 +516,7 @@ class TipService:
                 code=tip.code,
                 notice_id=tip.notice_id,
                 direction=direction.value,
-                message_id=message_id,
+                message_id=stored_id,
                 at=msg.at,
             )
         )
@@ -519,12 +531,12 @@ class TipService:
     # ---- anonymity --------------------------------------------------------------------
 
     async def forget(self, code_text: str, user_id: int) -> Tip:
+        """Unlink the caller from their tip for good. Deliberately not audited: a record of
+        when a tip was unlinked, next to the time the user was last seen, would re-link it.
+        The tip itself shows that it was unlinked (``forgotten``)."""
         tip = await self.owned_tip(code_text, user_id)
-        if not await self.repo.forget(tip.tip_id, user_id, self._clock.now()):
+        if not await self.repo.forget(tip.tip_id, user_id):
             raise NotFound("tips.unknown_code", code=tip.code)
-        await self._audit.record(
-            AuditEntry(None, "tip.forget", "tip", tip.tip_id, self._clock.now(), {"code": tip.code})
-        )
         return tip
 
     async def reveal(

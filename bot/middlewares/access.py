@@ -4,26 +4,38 @@
     @router.message(Command("bind"), flags={"chat": "group", "perm": Permission.MANAGE_GROUPS})
 
 A ``"deny"`` flag names the catalogue message of the refusal when it should say more than
-"not allowed" (e.g. ``/reveal``: who may reveal tipsters).
+"not allowed" (e.g. ``/reveal``: who may reveal tipsters). A ``"tipster"`` flag marks
+tipster business (tip intake, threads, /forget...): its log line names nobody and carries
+the time to the minute only (see ``bot.middlewares.context``).
 
-A refusal answers politely, changes nothing and is logged.
+A refusal answers politely, changes nothing and is logged (the update's log line says
+``refused``, why, and which handler refused it).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.i18n import Translator
+from bot.middlewares.context import refuse, update_record
 from bot.replies import respond
 from groups.roles import Permission, Principal
 
-log = logging.getLogger("six_circles.access")
+
+def handler_name(callback: Any) -> str | None:
+    """``tips.collect`` for ``bot.routers.tips ... def collect``."""
+    name = getattr(callback, "__name__", None)
+    if name is None:
+        return None
+    module = str(getattr(callback, "__module__", "") or "").rsplit(".", 1)[-1]
+    return f"{module}.{name}" if module else name
+
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -39,8 +51,10 @@ def _chat_type(event: TelegramObject) -> str | None:
 class AccessMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         handler_obj = data.get("handler")
-        if handler_obj is not None:
-            data["handler_name"] = getattr(handler_obj.callback, "__qualname__", None)
+        record = update_record(data)
+        if record is not None and handler_obj is not None:
+            record.handler = handler_name(handler_obj.callback)
+            record.tipster = record.tipster or bool(get_flag(data, "tipster"))
         t: Translator = data["t"]
         principal: Principal = data["principal"]
         where = get_flag(data, "chat")
@@ -48,22 +62,21 @@ class AccessMiddleware(BaseMiddleware):
         if where and chat_type:
             is_private = chat_type == "private"
             if where == "private" and not is_private:
-                data["outcome"] = "refused:chat_type"
+                refuse(data, "chat_type")
                 await respond(event, t("core.private_only"))
                 return None
             if where == "group" and is_private:
-                data["outcome"] = "refused:chat_type"
+                refuse(data, "chat_type")
                 await respond(event, t("core.group_only"))
                 return None
         perm: Permission | None = get_flag(data, "perm")
         if perm is not None and not principal.can(perm):
-            data["outcome"] = "refused:permission"
-            log.info(
-                "refused user=%s perm=%s handler=%s",
-                principal.user_id,
-                perm.value,
-                data.get("handler_name"),
-            )
+            refuse(data, f"permission:{perm.value}")
             await respond(event, t(get_flag(data, "deny") or "errors.permission_denied"))
             return None
-        return await handler(event, data)
+        try:
+            return await handler(event, data)
+        except SkipHandler:  # not this handler's after all: the next one may take it
+            if record is not None:
+                record.handler = None
+            raise

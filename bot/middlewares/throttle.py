@@ -15,6 +15,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ChatJoinRequest, TelegramObject, User
 
 from bot.i18n import Translator
+from bot.middlewares.context import refuse
 from bot.replies import respond
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -69,7 +70,7 @@ class ThrottleMiddleware(BaseMiddleware):
         while hits and now - hits[0] > self._window:
             hits.popleft()
         if len(hits) >= self._limit:
-            data["outcome"] = "refused:throttled"
+            refuse(data, "throttled")
             # Say it once per window, not to every extra message.
             if now - self._warned.get(user.id, 0.0) > self._window:
                 self._warned[user.id] = now

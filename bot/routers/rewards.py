@@ -710,7 +710,7 @@ def setup(ctx: AppContext) -> Router:
 
     # --- the tipster ---------------------------------------------------------------------
 
-    @router.message(Command("reward"), F.chat.type != "private")
+    @router.message(Command("reward"), F.chat.type != "private", flags={"tipster": True})
     async def reward_status_in_group(message: Message, t: Translator, bot: Bot) -> None:
         """Asking about a reward in a group would point at the tipster: take the message
         down and answer privately, never in the group."""
@@ -725,7 +725,7 @@ def setup(ctx: AppContext) -> Router:
         except TelegramAPIError:
             return  # never started the bot: say nothing in the group either
 
-    @router.message(Command("reward"), flags={"chat": "private"})
+    @router.message(Command("reward"), flags={"chat": "private", "tipster": True})
     async def reward_status(
         message: Message, command: CommandObject, t: Translator, principal: Principal
     ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from typing import Annotated, Any
@@ -39,6 +40,7 @@ from pydantic import Field
 from pymongo.errors import PyMongoError
 
 from bot.commands import CommandSpec
+from bot.config import Settings
 from bot.context import AppContext
 from bot.i18n import Translator
 from bot.numbers import whole
@@ -52,6 +54,7 @@ from bot.tip_views import (
     send_card,
     split_text,
     status_name,
+    tipster_label,
     when,
 )
 from groups.errors import InvalidInput, NotFound
@@ -108,6 +111,11 @@ COMMANDS = (
     CommandSpec("reveal", Permission.REVEAL_TIPSTER, "private", "<T-code> <reason>"),
 )
 
+# Tipster business: its log line names nobody and is time-stamped to the minute only.
+TIPSTER_PRIVATE = {"chat": "private", "perm": Permission.SEND_TIPS, "tipster": True}
+# A tipster's commands; typed in a group they are taken down and answered privately.
+TIPSTER_COMMANDS = ("tip", "mytips", "addinfo", "forget")
+
 UNSUPPORTED = ("sticker", "poll", "game", "dice", "contact", "story", "invoice", "paid_media")
 REF_RE = re.compile(r"\bN-[0-9A-Z]{2,8}-[0-9A-Z]{1,8}\b", re.IGNORECASE)
 DEEP_REF_RE = re.compile(r"start=tip_([A-Za-z0-9_-]{1,60})")
@@ -153,6 +161,18 @@ def build_geocoder(ctx: AppContext) -> Geocoder | None:
         country_codes=s.tips_nominatim_country_codes,
         monotonic=lambda: clock.now().timestamp(),  # 1 request/s by the bot's clock
     )
+
+
+def id_key_of(settings: Settings) -> bytes:
+    """TIPS_ID_KEY (required in production, see ``Settings``); in development without one,
+    a random key for this process: the duplicate guard then forgets at restart."""
+    if settings.tips_id_key is not None:
+        return settings.tips_id_key.get_secret_value().encode()
+    log.warning(
+        "TIPS_ID_KEY is not set: using a random key for this process (development only; "
+        "scripts/run writes one into .env)"
+    )
+    return secrets.token_bytes(32)
 
 
 def limits_from(ctx: AppContext) -> TipLimits:
@@ -324,6 +344,7 @@ def setup(ctx: AppContext) -> Router:
         ctx.events,
         ctx.audit,
         ctx.clock,
+        id_key=id_key_of(settings),
         limits=limits_from(ctx),
         geocoder=build_geocoder(ctx),
     )
@@ -333,11 +354,35 @@ def setup(ctx: AppContext) -> Router:
     hints = MongoGroupHints(ctx.db)
     bot_username: dict[str, str] = {}
 
-    async def deep_link(ref: str) -> str:
+    async def bot_link(payload: str = "") -> str:
         if "name" not in bot_username:
             me = await ctx.bot.me()
             bot_username["name"] = me.username or ""
-        return f"https://t.me/{bot_username['name']}?start=tip_{ref}"
+        link = f"https://t.me/{bot_username['name']}"
+        return f"{link}?start={payload}" if payload else link
+
+    async def deep_link(ref: str) -> str:
+        return await bot_link(f"tip_{ref}")
+
+    async def group_hint(chat_id: int, key: str, link: str, **params: Any) -> None:
+        """A short-lived note in a group for someone the bot cannot write to: it names
+        nobody, replies to nothing and is in the group's language; its button, which
+        anyone may press, opens a private chat with the bot. One at a time per link."""
+        now = ctx.clock.now()
+        if await hints.showing(chat_id, link, now):
+            return
+        gt = Translator(settings.default_locale)
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=gt("tips.group_hint_button"), url=link)]]
+        )
+        try:
+            hint = await ctx.bot.send_message(chat_id, gt(key, **params), reply_markup=markup)
+        except TelegramAPIError as exc:
+            log.info("could not post a private-chat hint in %s: %s", chat_id, exc)
+            return
+        due = now + timedelta(seconds=settings.tips_group_hint_ttl_s)
+        await hints.add(chat_id, hint.message_id, due, link)
+        ctx.jobs.wake_at("tips.group_hints", due)
 
     # ---- helpers ----------------------------------------------------------------------
 
@@ -376,11 +421,36 @@ def setup(ctx: AppContext) -> Router:
     async def ack(message: Message, t: Translator, draft: TipDraft, key: str) -> None:
         await message.answer(t(key, steps=draft.steps), reply_markup=panel_keyboard(t))
 
+    # ---- a tipster's commands typed in a group -------------------------------------------
+
+    @router.message(Command(*TIPSTER_COMMANDS), F.chat.type != "private", flags={"tipster": True})
+    async def tipster_command_in_group(
+        message: Message, command: CommandObject, t: Translator
+    ) -> None:
+        """``/forget T-7K3Q9`` in a group ties its sender to a tip (``/tip``, ``/mytips``:
+        to tipping): taken down at once and answered privately; the group is told nothing
+        about who (someone the bot cannot write to gets a hint that names nobody)."""
+        still_public = False
+        try:
+            await message.delete()
+        except TelegramAPIError as exc:
+            log.info("could not delete a tipster command in %s: %s", message.chat.id, exc)
+            still_public = True
+        if message.from_user is None or message.from_user.is_bot:
+            return
+        again = f"/{command.command} {command.args or ''}".strip()[:80]
+        done = t("tips.reply_not_deleted") if still_public else t("tips.command_deleted")
+        text = f"{t('tips.command_in_group', command=again)}\n\n{done}"
+        try:
+            await ctx.bot.send_message(message.from_user.id, text)
+        except TelegramAPIError:
+            await group_hint(message.chat.id, "tips.group_commands_hint", await bot_link())
+
     # ---- ways in --------------------------------------------------------------------------
 
     @router.message(
         CommandStart(deep_link=True, magic=F.args.startswith("tip_")),
-        flags={"chat": "private", "perm": Permission.SEND_TIPS},
+        flags=TIPSTER_PRIVATE,
     )
     async def start_from_link(message: Message, command: CommandObject, t: Translator) -> None:
         assert message.from_user is not None
@@ -389,12 +459,12 @@ def setup(ctx: AppContext) -> Router:
         notice = await service.notice_for_tips(ref)
         await open_dialog(message, t, notice, message.from_user.id)
 
-    @router.message(Command("tip"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    @router.message(Command("tip"), flags=TIPSTER_PRIVATE)
     async def start_general(message: Message, t: Translator) -> None:
         assert message.from_user is not None
         await open_dialog(message, t, None, message.from_user.id)
 
-    @router.message(F.chat.type == "private", F.forward_origin)
+    @router.message(F.chat.type == "private", F.forward_origin, flags={"tipster": True})
     async def forwarded_notice(message: Message, t: Translator, principal: Principal) -> None:
         assert message.from_user is not None
         if not principal.can(Permission.SEND_TIPS):
@@ -434,6 +504,7 @@ def setup(ctx: AppContext) -> Router:
         F.chat.type.in_({"group", "supergroup"}),
         F.reply_to_message,
         ~F.text.startswith("/"),
+        flags={"tipster": True},
     )
     async def group_reply(message: Message, t: Translator, principal: Principal) -> None:
         reply_to = message.reply_to_message
@@ -503,14 +574,12 @@ def setup(ctx: AppContext) -> Router:
         try:
             sent = await ctx.bot.send_message(user.id, private_text)
         except (TelegramForbiddenError, TelegramBadRequest):
-            link = await deep_link(notice.ref)
-            hint = await ctx.bot.send_message(
-                message.chat.id,
-                t("tips.group_hint", name=user.first_name, link=link),
+            # Never started the bot: a hint in the group that names nobody (no name, no
+            # mention, no reply); its button takes whoever presses it to a private tip
+            # about the notice, where the receipt they missed is delivered.
+            await group_hint(
+                message.chat.id, "tips.group_hint", await deep_link(notice.ref), ref=notice.ref
             )
-            due = ctx.clock.now() + timedelta(seconds=settings.tips_group_hint_ttl_s)
-            await hints.add(message.chat.id, hint.message_id, due)
-            ctx.jobs.wake_at("tips.group_hints", due)
             return
         if tip is not None and error is None:
             await repo.receipt_delivered(tip.tip_id, sent.message_id)
@@ -525,7 +594,7 @@ def setup(ctx: AppContext) -> Router:
 
     # ---- member commands --------------------------------------------------------------
 
-    @router.message(Command("addinfo"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    @router.message(Command("addinfo"), flags=TIPSTER_PRIVATE)
     async def add_info(message: Message, command: CommandObject, t: Translator) -> None:
         assert message.from_user is not None
         if not command.args:
@@ -538,7 +607,7 @@ def setup(ctx: AppContext) -> Router:
         await message.answer(t("tips.add_start", code=tip.code), reply_markup=location_keyboard(t))
         await message.answer(t("tips.panel_hint"), reply_markup=panel_keyboard(t))
 
-    @router.message(Command("forget"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    @router.message(Command("forget"), flags=TIPSTER_PRIVATE)
     async def forget(message: Message, command: CommandObject, t: Translator) -> None:
         assert message.from_user is not None
         if not command.args:
@@ -546,7 +615,7 @@ def setup(ctx: AppContext) -> Router:
         tip = await service.forget(command.args.strip(), message.from_user.id)
         await message.answer(t("tips.forgotten", code=tip.code))
 
-    @router.message(Command("mytips"), flags={"chat": "private", "perm": Permission.SEND_TIPS})
+    @router.message(Command("mytips"), flags=TIPSTER_PRIVATE)
     async def my_tips(message: Message, t: Translator) -> None:
         assert message.from_user is not None
         tips = await service.mine(message.from_user.id)
@@ -656,7 +725,7 @@ def setup(ctx: AppContext) -> Router:
                 who = (
                     t("tips.thread_officer_n", officer=m.officer_id)
                     if m.direction is Direction.OFFICER
-                    else pseudonym_label(t, tip.pseudonym)
+                    else tipster_label(t, tip)
                 )
                 text = " ".join(p.text for p in m.parts if p.text) or media_summary(t, m.parts)
                 lines.append(f"[{when(m.at, tz)}] {who}: {text}")
@@ -816,7 +885,7 @@ def setup(ctx: AppContext) -> Router:
 
     # ---- threads: officer replies to a tip card, tipster replies to the bot -------------
 
-    @router.message(F.chat.type == "private", F.reply_to_message)
+    @router.message(F.chat.type == "private", F.reply_to_message, flags={"tipster": True})
     async def reply_in_thread(message: Message, t: Translator, principal: Principal) -> None:
         reply_to = message.reply_to_message
         assert reply_to is not None and message.from_user is not None
@@ -941,7 +1010,7 @@ def setup(ctx: AppContext) -> Router:
         draft = await service.draft(message.from_user.id)
         return {"draft": draft} if draft is not None else False
 
-    @router.message(has_draft, flags={"perm": Permission.SEND_TIPS})
+    @router.message(has_draft, flags={"perm": Permission.SEND_TIPS, "tipster": True})
     async def collect(message: Message, t: Translator, draft: TipDraft) -> None:
         assert message.from_user is not None
         uid = message.from_user.id
@@ -1011,7 +1080,7 @@ def setup(ctx: AppContext) -> Router:
             stored = await service.drafts.set_fields(uid, expect=Expect.CONTENT) or stored
         await ack(message, t, stored, "tips.added_location")
 
-    @router.edited_message(F.chat.type == "private", F.location)
+    @router.edited_message(F.chat.type == "private", F.location, flags={"tipster": True})
     async def live_moved(message: Message) -> None:
         loc = message.location
         assert loc is not None
@@ -1022,7 +1091,7 @@ def setup(ctx: AppContext) -> Router:
 
     # ---- dialog buttons ----------------------------------------------------------------
 
-    @router.callback_query(TipCb.filter(), flags={"perm": Permission.SEND_TIPS})
+    @router.callback_query(TipCb.filter(), flags={"perm": Permission.SEND_TIPS, "tipster": True})
     async def dialog_button(cb: CallbackQuery, callback_data: TipCb, t: Translator) -> None:
         uid = cb.from_user.id
         chat_ok = isinstance(cb.message, Message) and cb.message.chat.type == "private"

@@ -33,6 +33,7 @@ BOT_ID = 4_242_000
 TOKEN = f"{BOT_ID}:" + "T" * 35
 SUPERADMIN_ID = 1001
 WEBHOOK_SECRET = "test-webhook-secret_123"
+TIPS_ID_KEY = "e2e-tips-id-key-" + "k" * 32  # the bot refuses to start without one here
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 
 
@@ -45,6 +46,7 @@ def test_settings(
         "mongodb_db": db_name,
         "telegram_api_url": tg.base_url,
         "superadmin_ids": [SUPERADMIN_ID],
+        "tips_id_key": TIPS_ID_KEY,
         "default_locale": "zh-CN",
         "data_dir": data_dir,
         "polling_timeout_s": 2,

@@ -14,6 +14,7 @@ import aiohttp
 from storage.embedded import EmbeddedMongo
 from tests.e2e.harness import (
     BOT_ID,
+    TIPS_ID_KEY,
     TOKEN,
     WEBHOOK_SECRET,
     BotRunner,
@@ -294,6 +295,7 @@ async def test_startup_fails_fast_when_database_unreachable(tmp_path: Path) -> N
     env = _env(
         BOT_TOKEN=TOKEN,
         MONGODB_URI=f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        TIPS_ID_KEY=TIPS_ID_KEY,  # production (a MONGODB_URI) needs it
         TELEGRAM_API_URL="http://127.0.0.1:9",
         PYTHONPATH=str(ROOT),
     )
@@ -394,6 +396,7 @@ async def test_unreachable_bot_api_exits_with_one_line(
         BOT_TOKEN=TOKEN,
         MONGODB_URI=mongo_server.uri,
         MONGODB_DB="t_unreachable_api",
+        TIPS_ID_KEY=TIPS_ID_KEY,
         TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}",
         PYTHONPATH=str(ROOT),
     )

@@ -35,6 +35,7 @@ from tips.model import (
 from tips.service import TextOutcome, TipLimits, TipService
 
 SUPER = Principal(1, is_superadmin=True)
+ID_KEY = b"storage-test-id-key-" + b"s" * 16
 NOTICE = {
     "_id": "n1",
     "ref": "N-2611-07",
@@ -89,6 +90,7 @@ async def make(
         events,
         audit,
         clock,
+        id_key=ID_KEY,
         limits=limits,
         geocoder=geocoder,
     )
@@ -161,14 +163,20 @@ async def test_same_intake_message_never_stores_twice(db: Database) -> None:
     tip2, c2 = await svc.submit_group_reply(*args)
     assert c1 and not c2 and tip1.tip_id == tip2.tip_id and tip1.code == tip2.code
     assert await db.tips.count_documents({}) == 1 and len(events.events) == 1
-    # Half-written earlier (identity stored, tip insert failed): the retry completes it.
+    # Tip and intake ledger: the id is random, the ledger's key an HMAC under the key.
+    assert tip1.tip_id != await svc.key("intake", -100, 555)
+    entry = await db.tip_intake.find_one({"tip_id": tip1.tip_id})
+    assert entry is not None and entry["_id"] == await svc.key("intake", -100, 555)
+    # Half-written earlier (intake claimed, identity stored, tip insert failed): the retry
+    # completes the same tip.
     await svc.start(7, 7, 900, notice)
     await svc.add_text(7, "more")
     draft = await svc.draft(7)
     assert draft is not None
-    await db.tip_identities.insert_one({"_id": draft.intake_key, "user_id": 7})
+    assert await svc.repo.claim_intake(draft.intake_key, "half-written", None) == "half-written"
+    await db.tip_identities.insert_one({"_id": "half-written", "user_id": 7})
     tip3, c3 = await svc.submit(who())
-    assert c3 and tip3.tip_id == draft.intake_key
+    assert c3 and tip3.tip_id == "half-written"
 
 
 async def test_general_tip_needs_category_and_content(db: Database) -> None:
@@ -254,11 +262,13 @@ async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
         tips.append((await svc.submit(who(uid)))[0])
         clock.advance(60)
     assert tips[0].pseudonym == tips[1].pseudonym != tips[2].pseudonym
+    label = tips[0].pseudonym
     await svc.start(7, 7, 99, None)
     await svc.choose_category(7, TipCategory.OTHER)
     await svc.add_text(7, "general")
     general, _ = await svc.submit(who(7))
-    assert general.pseudonym != tips[0].pseudonym  # per notice
+    links = {d["_id"]: d.get("pseudonym") async for d in db.tip_identities.find({"user_id": 7})}
+    assert links[general.tip_id] == general.pseudonym  # its own link (general tips)
 
     officer = Principal(60, (RoleGrant(60, Role.INVESTIGATOR, Scope("drivers")),))
     with pytest.raises(PermissionDenied):
@@ -277,10 +287,21 @@ async def test_anonymity_forget_reveal_and_pseudonyms(db: Database) -> None:
     assert await svc.draft(7) is None
     assert await svc.repo.identity(tips[0].tip_id) is None
     kept = await svc.repo.get(tips[0].tip_id)
-    assert kept is not None and kept.forgotten and kept.text == "x"
+    assert kept is not None and kept.forgotten and kept.text == "x" and kept.pseudonym == ""
+    assert await db.tip_intake.count_documents({"tip_id": tips[0].tip_id}) == 0
+    # The link goes: the tipster's next tip on the notice gets a new label (not the one
+    # the forgotten tip had, which their other tip on the notice still shows).
+    remaining = [d async for d in db.tip_identities.find({"user_id": 7, "notice_id": "n1"})]
+    assert [d["_id"] for d in remaining] == [tips[1].tip_id] and "pseudonym" not in remaining[0]
+    clock.advance(60)
+    await svc.start(7, 7, 600, notice)
+    await svc.add_text(7, "again")
+    after, _ = await svc.submit(who(7))
+    assert after.pseudonym != label and after.pseudonym != tips[2].pseudonym
+    assert (await audit.list(action="tip.forget")) == []  # no record of when
     _, ident = await svc.reveal(SUPER, tips[0].code, "after forget")
     assert ident is None
-    assert [t.code for t in await svc.mine(7)] == [general.code, tips[1].code]
+    assert [t.code for t in await svc.mine(7)] == [after.code, general.code, tips[1].code]
 
 
 async def test_reveal_granted_to_a_role_follows_its_scopes(db: Database) -> None:
@@ -464,3 +485,63 @@ async def test_listing_pages_newest_first_and_api(db: Database) -> None:
     assert full is not None and full.parts[0].text == "tip 0"
     await api.register_card(60, 1, found.tip_id)
     assert await svc.repo.card(60, 1) == found.tip_id
+
+
+async def test_schema_2_migration_drops_what_made_schema_1_ids_derivable(db: Database) -> None:
+    from storage.schema import SCHEMA_VERSION, ensure_schema, schema_version
+
+    # A schema-1 database: the secret, ids derived from it, the intake index.
+    await db.tips_meta.insert_one({"_id": "secret", "key": "ab" * 32})
+    await db.tips.create_index("intake_key", name="intake_unique", unique=True, sparse=True)
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 1}})
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    live = {"source": "live", "point": {"type": "Point", "coordinates": [120.0, 30.0]}}
+    rows = (
+        ("t1", "n1", "A100", False, []),  # user 7, still linked
+        ("t2", "n1", "A100", True, [dict(live, live_key="k2")]),  # user 7, forgotten
+        ("t3", "n1", "C200", False, [dict(live, live_key="k3")]),  # user 8
+        ("t4", None, "D300", False, []),  # user 8, a general tip
+    )
+    for tip_id, notice_id, label, forgotten, locations in rows:
+        await db.tips.insert_one(
+            {
+                "_id": tip_id,
+                "intake_key": tip_id,
+                "code": f"T-{tip_id.upper()}AA",
+                "notice_id": notice_id,
+                "pseudonym": label,
+                "forgotten": forgotten,
+                "locations": locations,
+                "parts": [],
+                "status": "new",
+                "created_at": at,
+            }
+        )
+    for tip_id, uid in (("t1", 7), ("t3", 8), ("t4", 8)):
+        await db.tip_identities.insert_one({"_id": tip_id, "user_id": uid, "created_at": at})
+
+    await ensure_schema(db)
+    await ensure_schema(db)  # idempotent, and a no-op once done
+    assert await schema_version(db) == SCHEMA_VERSION == 2
+    assert "tips_meta" not in await db.list_collection_names()
+    assert "intake_unique" not in {ix["name"] async for ix in await db.tips.list_indexes()}
+    assert await db.tips.count_documents({"intake_key": {"$exists": True}}) == 0
+    t2 = await db.tips.find_one({"_id": "t2"})
+    assert t2 is not None and "pseudonym" not in t2 and "live_key" not in t2["locations"][0]
+    t3 = await db.tips.find_one({"_id": "t3"})
+    assert t3 is not None and t3["pseudonym"] == "C200" and "live_key" not in t3["locations"][0]
+    links = {d["_id"]: d async for d in db.tip_identities.find()}
+    assert links["t1"]["notice_id"] == "n1" and "pseudonym" not in links["t1"]  # shared it
+    assert links["t3"]["pseudonym"] == "C200" and links["t4"]["notice_id"] is None
+    assert links["t4"]["pseudonym"] == "D300"
+
+    # User 8 keeps their label on the notice; user 7, whose label a forgotten tip had,
+    # gets a new one.
+    svc, *_ = await make(db)
+    notice = await svc.notice_for_tips("N-2611-07")
+    labels = {}
+    for uid in (7, 8):
+        await svc.start(uid, uid, 1, notice)
+        await svc.add_text(uid, "after the upgrade")
+        labels[uid] = (await svc.submit(who(uid)))[0].pseudonym
+    assert labels[8] == "C200" and labels[7] not in ("A100", "C200")

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -95,3 +98,65 @@ def test_redaction() -> None:
     f = RedactingFilter(["s3cret-webhook"])
     text = f.redact(f"token {TOKEN} secret s3cret-webhook phone 13812345678 +8613812345678")
     assert TOKEN not in text and "s3cret-webhook" not in text and "13812345678" not in text
+
+
+KEY = "k" * 40
+
+
+def test_tips_id_key_is_required_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TIPS_ID_KEY", "MONGODB_URI", "BOT_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    assert make(bot_token=TOKEN).tips_id_key is None  # development: optional
+    webhook = {"bot_mode": "webhook", "webhook_url": "https://x", "webhook_secret": "s3cret"}
+    for production in (webhook, {"mongodb_uri": "mongodb://db1/?replicaSet=rs0"}):
+        with pytest.raises(ValidationError) as exc:
+            make(bot_token=TOKEN, **production)
+        line = describe_error(exc.value)
+        assert "TIPS_ID_KEY is missing" in line and "\n" not in line
+        assert make(bot_token=TOKEN, tips_id_key=KEY, **production).is_production
+    with pytest.raises(ValidationError) as exc:
+        make(bot_token=TOKEN, tips_id_key="short")
+    assert describe_error(exc.value).startswith("invalid configuration: TIPS_ID_KEY: too short")
+    assert make(bot_token=TOKEN, tips_id_key="  ").tips_id_key is None
+
+
+def test_bot_refuses_to_start_in_production_without_tips_id_key(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "BOT_TOKEN": TOKEN,
+        "MONGODB_URI": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=100",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,  # no .env there
+        env=env | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TIPS_ID_KEY is missing" in lines[0]
+
+
+def test_dev_key_is_written_into_env_once(tmp_path: Path) -> None:
+    from bot.devkey import ensure_key
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOT_TOKEN=x")  # no newline at the end
+    assert ensure_key(env_file, environ={})
+    text = env_file.read_text()
+    assert text.startswith("BOT_TOKEN=x\n#")
+    key = next(line for line in text.splitlines() if line.startswith("TIPS_ID_KEY="))[12:]
+    assert len(key) >= 32
+    assert not ensure_key(env_file, environ={})  # kept: never replaced
+    assert env_file.read_text() == text
+    fresh = tmp_path / "new.env"
+    assert not ensure_key(fresh, environ={"TIPS_ID_KEY": KEY}) and not fresh.exists()
+    assert ensure_key(fresh, environ={})
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    settings = Settings(_env_file=fresh, bot_token=TOKEN)  # type: ignore[call-arg]
+    assert settings.tips_id_key is not None and len(settings.tips_id_key.get_secret_value()) >= 32

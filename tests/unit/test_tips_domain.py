@@ -10,7 +10,7 @@ import pytest
 from groups.errors import InvalidInput
 from groups.model import GeoPoint
 from groups.roles import Permission, PermissionTable, Principal, Role, RoleGrant, Scope
-from tips.anonymity import opaque_key, pseudonym
+from tips.anonymity import PSEUDONYM_LETTERS, intake_key, new_id, new_pseudonym
 from tips.codes import ALPHABET, CODE_RE, new_code, normalize_code
 from tips.flood import FloodLimit
 from tips.geo import haversine_m, parse_coordinates
@@ -82,14 +82,17 @@ def test_best_location_prefers_device_pins_over_typed_and_addresses() -> None:
     assert best_location([]) is None
 
 
-def test_pseudonyms_are_stable_per_tipster_and_notice() -> None:
+def test_identifiers_are_random_and_intake_keys_need_the_key() -> None:
+    ids = {new_id() for _ in range(200)}
+    assert len(ids) == 200 and all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
+    labels = {new_pseudonym() for _ in range(200)}
+    assert all(len(x) == 4 and x[0] in PSEUDONYM_LETTERS and x[1:].isdigit() for x in labels)
+    assert len(labels) > 150  # drawn, not derived from anyone
     key = b"k" * 32
-    a = pseudonym(key, 7, "n1")
-    assert a == pseudonym(key, 7, "n1") and len(a) == 4 and a[1:].isdigit()
-    assert a != pseudonym(key, 7, "n2") or a != pseudonym(key, 7, None)
-    assert pseudonym(b"other" * 8, 7, "n1") != a or pseudonym(b"other" * 8, 8, "n1") != a
-    assert "7" not in opaque_key(key, "intake", 7, 1)[:0]  # opaque: a hex digest
-    assert opaque_key(key, "intake", 7, 1) != opaque_key(key, "intake", 7, 2)
+    a = intake_key(key, "intake", 7, 1)
+    assert a == intake_key(key, "intake", 7, 1) and len(a) == 32
+    assert a != intake_key(key, "intake", 7, 2) and a != intake_key(key, "tipster", 7, 1)
+    assert a != intake_key(b"o" * 32, "intake", 7, 1)  # another key: another value
 
 
 def test_flood_limit_window() -> None:
