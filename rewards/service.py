@@ -1,9 +1,10 @@
 """Outcomes, eligibility, the two-person rule, payment records.
 
-The two-person rule lives here and only here (:meth:`RewardService.barred`): nobody whose
-action set a reward's amount (proposing it, changing it by hand, or an outcome or
-cancellation that re-split it) and nobody who sent its tip may approve or reject it, and
-the tipster may not record its payment either. The tipster is asked about through the tips
+The two-person rule lives here and only here (``RewardService._rule_bars``, which every
+decision and :meth:`RewardService.barred` use): nobody whose action set a reward's amount
+(proposing it, changing it by hand, or an outcome or cancellation that re-split it) and
+nobody who sent its tip may approve or reject it, and the tipster may not record its
+payment either. The tipster is asked about through the tips
 feature's :class:`~rewards.ports.TipsterCheck` (a yes or no about the person acting), and a
 barred tipster gets the very refusal a barred proposer gets. The same maximum amount
 (``max_amount``) bounds every proposal however it is made, the notice offers proposals
@@ -274,7 +275,7 @@ class RewardService:
             created=created,
             offer_missing=outcome.eligible and reward is None and not over_max,
             changed=changed,
-            offer_over_max=notice if over_max else None,
+            offer_over_max=notice if over_max and outcome.eligible else None,
         )
 
     async def resplit(self, notice: NoticeInfo, actor_id: int | None) -> tuple[Reward, ...]:
@@ -434,8 +435,6 @@ class RewardService:
         created = await self._create(principal, tip, notice, Basis.DISCRETIONARY, amount, reason)
         return ProposalResult(created, created=True)
 
-    # --- decisions -----------------------------------------------------------------------
-
     # --- the two-person rule and the maximum ----------------------------------------------
 
     @staticmethod
@@ -471,6 +470,8 @@ class RewardService:
         # One refusal for every reason, so it never tells anyone more than they know.
         if self._rule_bars(principal.user_id, cur, tipster=tipster):
             raise PermissionDenied("rewards.self_approval", reward_id=cur.reward_id)
+
+    # --- decisions -----------------------------------------------------------------------
 
     def _require(self, cur: Reward, kind: EventKind) -> None:
         if not can_apply(cur.state, kind):

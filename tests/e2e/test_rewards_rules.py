@@ -196,6 +196,8 @@ async def test_item9_proposals_never_exceed_the_maximum(world: World) -> None:
     assert await world.db.rewards.count_documents({}) == 0
     assert not [m for m in c.approver.inbox() if "proposal" in (m.get("text") or "")]
     # By hand: at most the maximum, whoever proposes and however.
+    await c.officer.says("/propose T-AAAA3 500 a share")
+    await c.officer.expect("only a manager of its sector")
     await c.manager.says("/propose T-AAAA3 1000000.01 the offer")
     await c.manager.expect("exceeds the limit of ¥1,000,000.00")
     await c.manager.says("/propose T-AAAA3 ¥1,000,000 the most we may pay")
