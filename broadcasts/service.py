@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from broadcasts.model import (
     CLOSED,
@@ -19,10 +20,12 @@ from broadcasts.model import (
 from broadcasts.ports import DeliveryRepository, NoticeRepository, RecurrenceRepository, Target
 from broadcasts.refs import normalize_ref
 from broadcasts.text import (
+    MAX_REWARD,
     check_body,
     check_expiry,
     check_photo_count,
     check_rendered,
+    check_reward_max,
     check_title,
 )
 from groups.audit import AuditEntry, AuditLog
@@ -58,6 +61,7 @@ class NoticeService:
         render: Renderer,
         *,
         locale: str = "zh-CN",
+        max_reward: Decimal = MAX_REWARD,
     ) -> None:
         self._notices = notices
         self._deliveries = deliveries
@@ -67,6 +71,7 @@ class NoticeService:
         self._clock = clock
         self._render = render
         self._locale = locale
+        self._max_reward = max_reward
 
     # -- who may do what ------------------------------------------------------------------
     @staticmethod
@@ -125,6 +130,8 @@ class NoticeService:
         check_title(draft.title)
         check_body(draft.body)
         check_photo_count(len(draft.photos), required=draft.kind in PHOTO_REQUIRED)
+        if draft.reward is not None:  # a draft saved before the maximum was lowered
+            check_reward_max(draft.reward.amount, self._max_reward)
         if audience_empty(draft.audience):
             raise InvalidInput("notices.err.no_audience")
         if draft.expires_at is None:

@@ -48,8 +48,21 @@ def check_case_no(case_no: str) -> str:
     return case_no
 
 
-def parse_reward(text: str) -> tuple[Decimal, str]:
-    """``"5000 提供关键线索者"`` -> (Decimal("5000"), "提供关键线索者"). Amount in yuan."""
+# REWARDS_MAX_AMOUNT's default; the bot passes the configured value.
+MAX_REWARD = Decimal("1000000")
+
+
+def check_reward_max(amount: Decimal, max_amount: Decimal) -> None:
+    """An offer may promise no more than any reward may be (REWARDS_MAX_AMOUNT)."""
+    if amount > max_amount:
+        whole = max_amount == max_amount.to_integral_value()
+        limit = f"{int(max_amount):,}" if whole else f"{max_amount:,.2f}"
+        raise InvalidInput("notices.err.reward_too_large", max=limit)
+
+
+def parse_reward(text: str, *, max_amount: Decimal = MAX_REWARD) -> tuple[Decimal, str]:
+    """``"5000 提供关键线索者"`` -> (Decimal("5000"), "提供关键线索者"). Amount in yuan,
+    at most ``max_amount``."""
     parts = text.strip().split(maxsplit=1)
     if not parts:
         raise InvalidInput("notices.err.reward_format")
@@ -58,10 +71,11 @@ def parse_reward(text: str) -> tuple[Decimal, str]:
         amount = Decimal(raw)
     except InvalidOperation:
         raise InvalidInput("notices.err.reward_format") from None
-    if not amount.is_finite() or amount <= 0 or amount > Decimal("10000000"):
+    if not amount.is_finite() or amount <= 0:
         raise InvalidInput("notices.err.reward_amount")
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise InvalidInput("notices.err.reward_amount")
+    check_reward_max(amount, max_amount)
     terms = " ".join(parts[1].split()) if len(parts) > 1 else ""
     if utf16_len(terms) > TERMS_LIMIT:
         raise InvalidInput("notices.err.terms_long", limit=TERMS_LIMIT)

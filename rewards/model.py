@@ -281,7 +281,7 @@ class Reward:
     amount: Decimal
     version: int
     proposed_by: int | None
-    proposers: frozenset[int]  # everyone who set the amount: none of them may approve
+    proposers: frozenset[int]  # who proposed it or changed its amount by hand
     amended: bool  # a person changed the amount by hand: never re-split automatically
     waiting_since: datetime  # when the current amount was last proposed
     approved_by: int | None = None
@@ -298,6 +298,15 @@ class Reward:
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
     events: tuple[RewardEvent, ...] = field(default=())
+    # Whose outcome or cancellation on another tip re-split this amount (an actor of the
+    # system's own re-splits is None and counts for nobody).
+    resplit_by: frozenset[int] = frozenset()
+
+    @property
+    def amount_setters(self) -> frozenset[int]:
+        """Everyone whose action set the amount, directly or through a re-split: the
+        two-person rule bars each of them from approving or rejecting it."""
+        return self.proposers | self.resplit_by
 
     @property
     def reward_id(self) -> str:
@@ -341,12 +350,13 @@ def apply(reward: Reward, event: RewardEvent) -> Reward:
             if event.amount is None or event.amount <= 0:
                 raise CorruptHistory("amount change without a positive amount")
             manual = event.kind is EventKind.AMENDED
-            proposers = reward.proposers | {event.actor_id} if manual and event.actor_id else None
+            actor = frozenset() if event.actor_id is None else frozenset({event.actor_id})
             return replace(
                 r,
                 amount=event.amount,
                 amended=reward.amended or manual,
-                proposers=proposers if proposers is not None else reward.proposers,
+                proposers=reward.proposers | actor if manual else reward.proposers,
+                resplit_by=reward.resplit_by if manual else reward.resplit_by | actor,
                 waiting_since=event.at,
             )
         case EventKind.APPROVED:

@@ -3,7 +3,8 @@
 Tips and notices are read through :class:`TipDirectory` and :class:`NoticeDirectory`:
 rewards learns a tip's id, code, notice, sector, area and status, never who sent it.
 Talking to the tipster goes through the tips feature's messenger, which resolves the
-tipster itself (see ``bot/routers/rewards.py``).
+tipster itself (see ``bot/routers/rewards.py``); whether the person acting is the tipster
+is asked through :class:`TipsterCheck`, answered by the tips feature.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ class TipDirectory(Protocol):
 
     async def set_status(self, tip_id: str, status: str, actor_id: int) -> None:
         """Move the tip to ``status`` (``verified`` or ``not_useful`` after an outcome)."""
+        ...
+
+
+class TipsterCheck(Protocol):
+    """One question the tips feature answers for the two-person rule: did this user send
+    the tip with this code? Rewards asks it only about the person acting (whose identity it
+    has anyway) and learns a yes or no, never who the tipster is."""
+
+    async def is_tipster(self, code: str, user_id: int) -> bool:
+        """True when ``user_id`` sent the tip (and has not unlinked it with /forget);
+        an implementation that cannot tell must answer True (refuse rather than allow)."""
         ...
 
 

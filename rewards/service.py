@@ -1,5 +1,15 @@
 """Outcomes, eligibility, the two-person rule, payment records.
 
+The two-person rule lives here and only here (``RewardService._rule_bars``, which every
+decision and :meth:`RewardService.barred` use): nobody whose action set a reward's amount
+(proposing it, changing it by hand, or an outcome or cancellation that re-split it) and
+nobody who sent its tip may approve or reject it, and the tipster may not record its
+payment either. The tipster is asked about through the tips
+feature's :class:`~rewards.ports.TipsterCheck` (a yes or no about the person acting), and a
+barred tipster gets the very refusal a barred proposer gets. The same maximum amount
+(``max_amount``) bounds every proposal however it is made, the notice offers proposals
+are drawn from, and every approval.
+
 Every method validates everything before writing, so a refusal changes nothing. State
 changes are appended as events with a per-reward sequence number; when two people act on
 the same reward at once, the second append fails, the reward is reloaded and the action
@@ -25,6 +35,7 @@ from rewards.model import (
     CorruptHistory,
     EventKind,
     NoticeInfo,
+    Offer,
     Outcome,
     OutcomeRecord,
     PayMethod,
@@ -51,6 +62,7 @@ from rewards.ports import (
     ReminderClaims,
     RewardStore,
     TipDirectory,
+    TipsterCheck,
     VersionConflict,
 )
 
@@ -69,6 +81,8 @@ class OutcomeResult:
     created: bool = False
     offer_missing: bool = False  # eligible, but the notice has no usable offer
     changed: tuple[Reward, ...] = field(default=())  # proposals re-split (this tip's too)
+    # The notice's offer is above the maximum: nothing was proposed or re-split from it.
+    offer_over_max: NoticeInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +116,8 @@ class RewardService:
         clock: Clock,
         *,
         tz: ZoneInfo,
+        tipsters: TipsterCheck,
+        max_amount: Decimal,
         currency: str = "CNY",
         remind_after: timedelta = timedelta(days=3),
         claim_instructions: dict[str, str] | None = None,
@@ -114,6 +130,8 @@ class RewardService:
         self._reminders = reminders
         self._audit = audit
         self._clock = clock
+        self._tipsters = tipsters
+        self.max_amount = max_amount
         self.tz = tz
         self.currency = currency
         self.remind_after = remind_after
@@ -233,7 +251,9 @@ class RewardService:
             )
         )
         notice = await self._notices.get(tip.notice_id) if tip.notice_id else None
-        offer_ok = notice is not None and notice.offer is not None
+        offer = notice.offer if notice is not None else None
+        over_max = offer is not None and not self.within_max(offer)
+        offer_ok = offer is not None and not over_max
         created = False
         if reward is None and outcome.eligible and notice is not None and offer_ok:
             try:
@@ -253,8 +273,9 @@ class RewardService:
             outcome=record,
             reward=reward,
             created=created,
-            offer_missing=outcome.eligible and reward is None,
+            offer_missing=outcome.eligible and reward is None and not over_max,
             changed=changed,
+            offer_over_max=notice if over_max and outcome.eligible else None,
         )
 
     async def resplit(self, notice: NoticeInfo, actor_id: int | None) -> tuple[Reward, ...]:
@@ -263,9 +284,10 @@ class RewardService:
         Decisive tips get equal shares (exact to the cent, remainder cents to the earliest);
         a useful tip is proposed one base share (the whole offer when no tip is decisive).
         Only proposals still awaiting approval whose amount nobody changed by hand move;
-        approved, paid and hand-amended amounts are never changed automatically.
+        approved, paid and hand-amended amounts are never changed automatically. An offer
+        above the maximum moves nothing (its proposals wait for a person's amount).
         """
-        if notice.offer is None:
+        if notice.offer is None or not self.within_max(notice.offer):
             return ()
         records = [
             r for r in await self._store.on_notice(notice.notice_id) if r.basis is Basis.OFFER
@@ -296,7 +318,7 @@ class RewardService:
         reason = f"split:{len(decisive)}"
         for r in live:
             target = targets.get(r.reward_id)
-            if target is None or target == r.amount or target <= 0:
+            if target is None or target == r.amount or not 0 < target <= self.max_amount:
                 continue
 
             def resplit_event(cur: Reward, target: Decimal = target) -> RewardEvent | None:
@@ -325,6 +347,7 @@ class RewardService:
         if amount is None:
             assert notice is not None and notice.offer is not None
             amount = notice.offer.amount
+        self._check_max(amount, currency)
         for _ in range(RETRIES):
             record = RewardRecord(
                 reward_id=new_reward_id(),
@@ -374,6 +397,7 @@ class RewardService:
             raise NotFound("rewards.tip_not_found", code=tip.code)
         reason = clean_text(reason, required_key="rewards.reason_required")
         reward = await self.for_tip(tip.tip_id)
+        self._check_max(amount, reward.currency if reward is not None else self.currency)
         if reward is not None:
             if currency is not None and currency != reward.currency:
                 raise InvalidInput("rewards.currency_mismatch", currency=reward.currency)
@@ -411,13 +435,43 @@ class RewardService:
         created = await self._create(principal, tip, notice, Basis.DISCRETIONARY, amount, reason)
         return ProposalResult(created, created=True)
 
-    # --- decisions -----------------------------------------------------------------------
+    # --- the two-person rule and the maximum ----------------------------------------------
 
-    def _check_approver(self, principal: Principal, cur: Reward) -> None:
+    @staticmethod
+    def _rule_bars(user_id: int, cur: Reward, *, tipster: bool) -> bool:
+        """The two-person rule: the tip's sender and everyone whose action set the amount
+        (directly or through a re-split) are barred from deciding on the reward."""
+        return tipster or user_id in cur.amount_setters
+
+    async def _sent_tip(self, reward: Reward | RewardRecord | None, user_id: int) -> bool:
+        if reward is None:
+            return False
+        record = reward.record if isinstance(reward, Reward) else reward
+        return await self._tipsters.is_tipster(record.tip_code, user_id)
+
+    async def barred(self, user_id: int, reward: Reward) -> bool:
+        """Whether the two-person rule bars ``user_id`` from approving or rejecting
+        ``reward`` (for showing buttons and sending cards; decisions check it themselves)."""
+        tipster = user_id not in reward.amount_setters and await self._sent_tip(reward, user_id)
+        return self._rule_bars(user_id, reward, tipster=tipster)
+
+    def within_max(self, offer: Offer) -> bool:
+        return offer.amount <= self.max_amount
+
+    def _check_max(self, amount: Decimal, currency: str) -> None:
+        if amount > self.max_amount:
+            raise InvalidInput(
+                "rewards.amount_too_large", max=format_money(self.max_amount, currency)
+            )
+
+    def _check_approver(self, principal: Principal, cur: Reward, *, tipster: bool) -> None:
         if not principal.can(Permission.APPROVE_REWARDS, scope_of(cur.record)):
             raise PermissionDenied()
-        if principal.user_id in cur.proposers:
+        # One refusal for every reason, so it never tells anyone more than they know.
+        if self._rule_bars(principal.user_id, cur, tipster=tipster):
             raise PermissionDenied("rewards.self_approval", reward_id=cur.reward_id)
+
+    # --- decisions -----------------------------------------------------------------------
 
     def _require(self, cur: Reward, kind: EventKind) -> None:
         if not can_apply(cur.state, kind):
@@ -428,11 +482,21 @@ class RewardService:
     async def approve(
         self, principal: Principal, reward_id: str, *, expected_version: int | None = None
     ) -> Reward:
+        # The tip code never changes, and neither who sent it: asked once, before deciding.
+        tipster = await self._sent_tip(await self._store.record(reward_id), principal.user_id)
+
         def decide(cur: Reward) -> RewardEvent:
             if expected_version is not None and cur.version != expected_version:
                 raise InvalidInput("core.stale_button")
             self._require(cur, EventKind.APPROVED)
-            self._check_approver(principal, cur)
+            self._check_approver(principal, cur, tipster=tipster)
+            if cur.amount > self.max_amount:
+                raise InvalidInput(
+                    "rewards.over_max",
+                    reward_id=cur.reward_id,
+                    amount=format_money(cur.amount, cur.currency),
+                    max=format_money(self.max_amount, cur.currency),
+                )
             return self._event(cur, EventKind.APPROVED, principal.user_id)
 
         reward = await self._act(reward_id, decide, principal.user_id)
@@ -448,12 +512,13 @@ class RewardService:
         expected_version: int | None = None,
     ) -> Reward:
         reason = clean_text(reason, required_key="rewards.reason_required")
+        tipster = await self._sent_tip(await self._store.record(reward_id), principal.user_id)
 
         def decide(cur: Reward) -> RewardEvent:
             if expected_version is not None and cur.version != expected_version:
                 raise InvalidInput("core.stale_button")
             self._require(cur, EventKind.REJECTED)
-            self._check_approver(principal, cur)
+            self._check_approver(principal, cur, tipster=tipster)
             return self._event(cur, EventKind.REJECTED, principal.user_id, reason=reason)
 
         return await self._act(reward_id, decide, principal.user_id)
@@ -473,11 +538,14 @@ class RewardService:
         when = paid_on or today
         if when > today:
             raise InvalidInput("rewards.paid_in_future", date=when.isoformat())
+        tipster = await self._sent_tip(await self._store.record(reward_id), principal.user_id)
 
         def record_payment(cur: Reward) -> RewardEvent:
             self._require(cur, EventKind.PAID)
             if not principal.can(Permission.APPROVE_REWARDS, scope_of(cur.record)):
                 raise PermissionDenied()
+            if tipster:  # nobody attests a payment to themselves
+                raise PermissionDenied("rewards.self_payment", reward_id=cur.reward_id)
             approved = cur.approved_at.astimezone(self.tz).date() if cur.approved_at else today
             if when < approved:
                 raise InvalidInput(

@@ -371,6 +371,7 @@ def setup(ctx: AppContext) -> Router:
         ctx.clock,
         views.main_text,
         locale=settings.default_locale,
+        max_reward=settings.rewards_max_amount,
     )
     progress = ProgressMessages(ctx.bot, notices, ctx, settings.notice_progress_s)
     engine = DeliveryEngine(
@@ -705,7 +706,7 @@ def setup(ctx: AppContext) -> Router:
         return on_text
 
     def with_reward(draft: Draft, text: str) -> Draft:
-        amount, terms = parse_reward(text)
+        amount, terms = parse_reward(text, max_amount=settings.rewards_max_amount)
         return replace(draft, reward=Reward(amount, terms))
 
     for form_state, name, fill in (

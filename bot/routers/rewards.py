@@ -159,6 +159,20 @@ class ServiceTipDirectory:
             await api.set_status(tip_id, status, actor_id)
 
 
+class MessengerTipsterCheck:
+    """The rewards domain's TipsterCheck, answered by the tips feature's
+    ``tipster_messenger.owns``: rewards learns yes or no about the person acting, never
+    who the tipster is. Without the tips feature nobody can tell: everyone counts as the
+    tipster, so decisions are refused rather than allowed."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    async def is_tipster(self, code: str, user_id: int) -> bool:
+        m: TipsterMessenger | None = self._ctx.services.get("tipster_messenger")
+        return True if m is None else await m.owns(code, user_id)
+
+
 class RewardCb(CallbackData, prefix="rw"):
     action: str  # "a" approve, "r" reject
     rid: str
@@ -178,6 +192,8 @@ def build_service(ctx: AppContext) -> tuple[RewardService, MongoOutbox]:
         ctx.audit,
         ctx.clock,
         tz=s.tz,
+        tipsters=MessengerTipsterCheck(ctx),
+        max_amount=s.rewards_max_amount,
         currency=s.rewards_currency,
         remind_after=timedelta(hours=s.rewards_remind_after_h),
         claim_instructions=s.rewards_claim_instructions,
@@ -302,18 +318,24 @@ def setup(ctx: AppContext) -> Router:
         )
 
     async def approvers_for(r: Reward) -> list[int]:
-        """Rewards approvers for this reward, never its proposers (superadmins when none)."""
+        """Rewards approvers for this reward, never those who set its amount (superadmins
+        when none). Reminders go to all of them (the audit lists whom), so a tipster among
+        them is not left out there: leaving them out would point at them."""
         scope = scope_of(r.record)
         ids = sorted(
             {g.user_id for g in await ctx.roles.holders(Role.APPROVER) if g.scope.covers(scope)}
         )
         if not ids:
             ids = sorted(ctx.roles.superadmin_ids)
-        return [uid for uid in ids if uid not in r.proposers]
+        return [uid for uid in ids if uid not in r.amount_setters]
 
     async def send_cards(bot: Bot, r: Reward, intro_key: str) -> int:
+        """A card with buttons to each approver the two-person rule does not bar (a card
+        is recorded nowhere, so skipping the tipster shows nobody anything)."""
         sent = 0
         for uid in await approvers_for(r):
+            if await service.barred(uid, r):
+                continue
             t = await translator_for(uid)
             text = f"{t(intro_key)}\n\n{await card_text(t, r)}"
             try:
@@ -434,6 +456,16 @@ def setup(ctx: AppContext) -> Router:
             )
         elif res.offer_missing:
             lines.append(t("rewards.no_offer"))
+        if res.offer_over_max is not None and res.offer_over_max.offer is not None:
+            offer = res.offer_over_max.offer
+            lines.append(
+                t(
+                    "rewards.offer_over_max",
+                    notice=res.offer_over_max.ref,
+                    offer=format_money(offer.amount, offer.currency),
+                    max=format_money(service.max_amount, offer.currency),
+                )
+            )
         for r in res.changed:
             if res.reward is None or r.reward_id != res.reward.reward_id:
                 lines.append(t("rewards.resplit_line", reward_id=r.reward_id, amount=money(r)))
@@ -493,7 +525,7 @@ def setup(ctx: AppContext) -> Router:
             card_keyboard(t, r)
             if r.state is RewardState.PROPOSED
             and principal.can(Permission.APPROVE_REWARDS, scope_of(r.record))
-            and principal.user_id not in r.proposers
+            and not await service.barred(principal.user_id, r)
             else None
         )
         await message.answer(await card_text(t, r, history=True), reply_markup=markup)

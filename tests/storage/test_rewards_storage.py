@@ -36,6 +36,8 @@ from storage.rewards import (
     MongoRewardStore,
     MongoTipDirectory,
 )
+from storage.tips import MongoTipRepository, identity_doc
+from tips.model import TipsterIdentity
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 
@@ -54,6 +56,22 @@ APPROVER = person(20, (Role.APPROVER, ALL))
 APPROVER2 = person(21, (Role.APPROVER, ALL))
 MEMBER = person(30, (Role.MEMBER, ALL))
 BOSS = Principal(1, (), is_superadmin=True)
+TIPSTER_APPROVER = person(22, (Role.APPROVER, ALL))  # an approver who sent T-AAAA2
+MANAGER_APPROVER = person(23, (Role.MANAGER, ALL), (Role.APPROVER, ALL))
+MAX = Decimal("5000.00")
+
+
+class TipsOwners:
+    """The TipsterCheck port answered through the tips feature's own storage, as the bot
+    answers it through ``tipster_messenger.owns``."""
+
+    def __init__(self, db: Database) -> None:
+        self._tips = MongoTipDirectory(db)
+        self._repo = MongoTipRepository(db, ManualClock(T0))
+
+    async def is_tipster(self, code: str, user_id: int) -> bool:
+        tip = await self._tips.by_code(code)
+        return tip is not None and await self._repo.owner_of(tip.tip_id) == user_id
 
 
 @dataclass
@@ -81,6 +99,8 @@ async def make_env(db: Database) -> Env:
         audit,
         clock,
         tz=ZoneInfo("Asia/Shanghai"),
+        tipsters=TipsOwners(db),
+        max_amount=MAX,
         claim_instructions={"town-a": "Visit Town A police station with your tip code"},
     )
     await db.notices.insert_many(
@@ -97,6 +117,13 @@ async def make_env(db: Database) -> Env:
                 "expires_at": None,
             },
             {"_id": "n2", "ref": "N-2611-08", "title": "No offer", "status": "active"},
+            {
+                "_id": "n3",
+                "ref": "N-2611-09",
+                "title": "Offer above the maximum",
+                "status": "active",
+                "reward": {"amount": "8000.00", "currency": "CNY", "terms": ""},
+            },
         ]
     )
     tips = []
@@ -107,6 +134,8 @@ async def make_env(db: Database) -> Env:
             ("T-AAAA3", "n1", "drivers"),
             ("T-BBBB1", None, "drivers"),
             ("T-BBBB2", "n2", "landlords"),
+            ("T-DDDD1", "n3", "drivers"),
+            ("T-DDDD2", "n3", "drivers"),
         ]
     ):
         tips.append(
@@ -121,6 +150,8 @@ async def make_env(db: Database) -> Env:
             }
         )
     await db.tips.insert_many(tips)
+    for tip_id, user_id in (("tip1", MEMBER.user_id), ("tip2", TIPSTER_APPROVER.user_id)):
+        await db.tip_identities.insert_one(identity_doc(TipsterIdentity(tip_id, user_id)))
     return Env(db, clock, svc, store, outbox, audit)
 
 
@@ -467,3 +498,132 @@ async def test_a_hand_edited_history_is_left_out_loudly(
     )
     assert [r.reward_id for r in await env.svc.all()] == [good.reward_id]
     assert "R-BADBAD" in caplog.text
+
+
+# --- issue 13: the two-person rule without loopholes, one maximum for every amount -------
+
+
+async def test_the_tipster_may_not_approve_reject_or_record_payment(env: Env) -> None:
+    r = (await env.svc.record_outcome(OFFICER, "T-AAAA2", Outcome.DECISIVE, "arrest")).reward
+    assert r is not None
+    rid = r.reward_id
+    assert await env.svc.barred(TIPSTER_APPROVER.user_id, r)
+    assert not await env.svc.barred(APPROVER.user_id, r)
+    await env.svc.propose(BOSS, "T-AAAA2", Decimal("900"), None, "part recovered")
+    refusals = []
+    for act in (
+        lambda: env.svc.approve(TIPSTER_APPROVER, rid),
+        lambda: env.svc.approve(TIPSTER_APPROVER, rid, expected_version=2),
+        lambda: env.svc.reject(TIPSTER_APPROVER, rid, "not worth it"),
+        lambda: env.svc.approve(BOSS, rid),  # who changed the amount, for comparison
+    ):
+        with pytest.raises(PermissionDenied) as exc:
+            await act()
+        refusals.append((exc.value.key, exc.value.params))
+    # The tipster gets exactly the refusal a proposer gets: it says nothing more.
+    assert all(refusal == ("rewards.self_approval", {"reward_id": rid}) for refusal in refusals)
+    assert (await env.svc.load(rid)).version == 2  # type: ignore[union-attr]
+    # Another approver decides; the tipster may not attest the payment to themselves.
+    await env.svc.approve(APPROVER, rid)
+    with pytest.raises(PermissionDenied) as exc:
+        await env.svc.pay(TIPSTER_APPROVER, rid, PayMethod.CASH, "RC-7", None)
+    assert exc.value.key == "rewards.self_payment"
+    assert (await env.svc.load(rid)).version == 3  # type: ignore[union-attr]
+    paid = await env.svc.pay(APPROVER2, rid, PayMethod.CASH, "RC-7", None)
+    assert paid.state is RewardState.PAID
+    # Someone else's tip is no bar: the same approver decides on tip 1 (sent by a member).
+    other = (await env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "van")).reward
+    assert other is not None
+    assert (await env.svc.approve(TIPSTER_APPROVER, other.reward_id)).state is (
+        RewardState.APPROVED
+    )
+
+
+async def test_an_approver_who_cannot_be_checked_is_refused(env: Env) -> None:
+    class Unknown:
+        async def is_tipster(self, code: str, user_id: int) -> bool:
+            return True  # what the bot's adapter answers when the tips feature is absent
+
+    env.svc._tipsters = Unknown()
+    r = (await env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "arrest")).reward
+    assert r is not None
+    with pytest.raises(PermissionDenied):
+        await env.svc.approve(APPROVER, r.reward_id)
+
+
+async def test_whoever_resplit_an_amount_may_not_decide_on_it(env: Env) -> None:
+    a = (await env.svc.record_outcome(OFFICER, "T-AAAA1", Outcome.DECISIVE, "arrest")).reward
+    env.clock.advance(60)
+    b = (await env.svc.record_outcome(OFFICER2, "T-AAAA2", Outcome.DECISIVE, "van")).reward
+    assert a is not None and b is not None
+    # A manager who is also an approver makes tip 2 merely useful: tip 1's share goes from
+    # 500 back to 1000 under their name, so they may not approve (or reject) it.
+    env.clock.advance(60)
+    res = await env.svc.record_outcome(MANAGER_APPROVER, "T-AAAA2", Outcome.USEFUL, "")
+    moved = {c.reward_id: c.amount for c in res.changed}
+    assert moved[a.reward_id] == Decimal("1000.00")
+    a_now = await env.svc.load(a.reward_id)
+    assert a_now is not None and a_now.events[-1].kind is EventKind.RESPLIT
+    assert a_now.events[-1].actor_id == MANAGER_APPROVER.user_id
+    assert MANAGER_APPROVER.user_id in a_now.amount_setters
+    assert MANAGER_APPROVER.user_id not in a_now.proposers  # not a proposer: may not cancel
+    assert not a_now.amended  # still shared automatically
+    for act in (
+        lambda: env.svc.approve(MANAGER_APPROVER, a.reward_id),
+        lambda: env.svc.reject(MANAGER_APPROVER, a.reward_id, "too much"),
+    ):
+        with pytest.raises(PermissionDenied) as exc:
+            await act()
+        assert exc.value.key == "rewards.self_approval"
+    assert await env.svc.barred(MANAGER_APPROVER.user_id, a_now)
+    # A cancellation that changes no amount bars nobody; one that re-splits bars its actor.
+    _, changed = await env.svc.cancel(APPROVER, b.reward_id, "same person as tip 1")
+    assert changed == ()  # tip 1 keeps the whole offer
+    env.clock.advance(60)
+    c = (await env.svc.record_outcome(OFFICER, "T-AAAA3", Outcome.DECISIVE, "found")).reward
+    assert c is not None
+    _, changed = await env.svc.cancel(APPROVER2, c.reward_id, "duplicate")
+    assert [x.reward_id for x in changed] == [a.reward_id]
+    with pytest.raises(PermissionDenied):
+        await env.svc.approve(APPROVER2, a.reward_id)
+    # Someone whose action changed nothing decides.
+    assert (await env.svc.approve(APPROVER, a.reward_id)).state is RewardState.APPROVED
+
+
+async def test_one_maximum_for_offers_and_every_proposal(env: Env) -> None:
+    # The notice's offer (8000) is above the maximum (5000): nothing is proposed from it.
+    res = await env.svc.record_outcome(OFFICER, "T-DDDD1", Outcome.DECISIVE, "arrest")
+    assert res.reward is None and not res.created and not res.offer_missing
+    assert res.offer_over_max is not None and res.offer_over_max.ref == "N-2611-09"
+    assert await env.db.rewards.count_documents({}) == 0
+    # A manager proposes an amount by hand: never above the maximum.
+    with pytest.raises(InvalidInput) as exc:
+        await env.svc.propose(MANAGER, "T-DDDD1", Decimal("5000.01"), None, "the offer")
+    assert exc.value.key == "rewards.amount_too_large"
+    assert await env.db.rewards.count_documents({}) == 0
+    made = await env.svc.propose(MANAGER, "T-DDDD1", Decimal("5000"), None, "the maximum")
+    assert made.created and made.reward.amount == Decimal("5000")
+    with pytest.raises(InvalidInput):  # nor may an amendment exceed it
+        await env.svc.propose(OFFICER, "T-DDDD1", Decimal("8000"), None, "the offer")
+    assert (await env.svc.load(made.reward.reward_id)).version == 1  # type: ignore[union-attr]
+    # Another decisive tip on that notice re-splits nothing.
+    res = await env.svc.record_outcome(OFFICER, "T-DDDD2", Outcome.DECISIVE, "van")
+    assert res.changed == () and res.offer_over_max is not None
+
+
+async def test_a_stored_proposal_above_the_maximum_cannot_be_approved(env: Env) -> None:
+    # A proposal made before the maximum was lowered (the offer was copied as it was).
+    record = RewardRecord(
+        "R-2222QQ", "tip6", "T-DDDD1", "n3", "N-2611-09", "drivers", "town-a", Basis.OFFER,
+        "CNY", T0,
+    )  # fmt: skip
+    await env.store.create(
+        record, RewardEvent("R-2222QQ", 1, EventKind.PROPOSED, 10, T0, amount=Decimal("8000"))
+    )
+    with pytest.raises(InvalidInput) as exc:
+        await env.svc.approve(APPROVER, "R-2222QQ")
+    assert exc.value.key == "rewards.over_max"
+    assert exc.value.params["max"] == "¥5,000.00"
+    assert (await env.svc.load("R-2222QQ")).version == 1  # type: ignore[union-attr]
+    await env.svc.propose(OFFICER2, "T-DDDD1", Decimal("4000"), None, "within the limit")
+    assert (await env.svc.approve(APPROVER, "R-2222QQ")).amount == Decimal("4000")

@@ -141,6 +141,21 @@ def test_fold_derives_the_state_from_events_in_any_order() -> None:
     assert fold(record(), events) == r
 
 
+def test_whoever_resplit_an_amount_counts_as_having_set_it() -> None:
+    events = history()
+    r = fold(record(), events[:2])
+    assert r.proposers == frozenset({10}) and r.resplit_by == frozenset({11})
+    assert r.amount_setters == frozenset({10, 11}) and not r.amended
+    r = fold(record(), events)
+    assert r.amount_setters == frozenset({10, 11, 12})
+    # The system's own re-split (no actor) bars nobody.
+    system = apply(
+        fold(record(), events[:1]),
+        ev(2, EventKind.RESPLIT, None, T0, amount=Decimal("500.00")),
+    )
+    assert system.amount_setters == frozenset({10}) and system.resplit_by == frozenset()
+
+
 def test_fold_refuses_impossible_histories() -> None:
     events = history()
     with pytest.raises(CorruptHistory):
