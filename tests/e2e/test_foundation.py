@@ -268,6 +268,7 @@ async def test_malformed_mongodb_uri_exits_2_with_one_line(tmp_path: Path) -> No
         env = _env(
             BOT_TOKEN=TOKEN,
             MONGODB_URI=uri,
+            TIPS_ID_KEY=TIPS_ID_KEY,  # else the missing key is the one error reported
             TELEGRAM_API_URL="http://127.0.0.1:9",
             PYTHONPATH=str(ROOT),
         )

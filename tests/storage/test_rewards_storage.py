@@ -36,7 +36,7 @@ from storage.rewards import (
     MongoRewardStore,
     MongoTipDirectory,
 )
-from storage.tips import MongoTipRepository, identity_doc
+from storage.tips import MongoTipRepository, identity_doc, tip_from
 from tips.model import TipsterIdentity
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -151,7 +151,8 @@ async def make_env(db: Database) -> Env:
         )
     await db.tips.insert_many(tips)
     for tip_id, user_id in (("tip1", MEMBER.user_id), ("tip2", TIPSTER_APPROVER.user_id)):
-        await db.tip_identities.insert_one(identity_doc(TipsterIdentity(tip_id, user_id)))
+        tip = tip_from(await db.tips.find_one({"_id": tip_id}) | {"pseudonym": "#A1"})
+        await db.tip_identities.insert_one(identity_doc(TipsterIdentity(tip_id, user_id), tip))
     return Env(db, clock, svc, store, outbox, audit)
 
 

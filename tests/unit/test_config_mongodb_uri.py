@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from bot.config import Settings, describe_error
 
 TOKEN = "123456:" + "A" * 35
+KEY = "k" * 40  # TIPS_ID_KEY: production settings (a MONGODB_URI) need one
 
 
 def make(**kw: object) -> Settings:
@@ -27,7 +28,7 @@ def test_mongodb_uri_needs_its_scheme(uri: str) -> None:
 def test_empty_mongodb_uri_means_the_embedded_database() -> None:
     assert make(bot_token=TOKEN, mongodb_uri="  ").mongodb_uri is None
     uri = "mongodb+srv://user:pw@cluster0.example.net/?retryWrites=true"
-    s = make(bot_token=TOKEN, mongodb_uri=f" {uri} ")
+    s = make(bot_token=TOKEN, mongodb_uri=f" {uri} ", tips_id_key=KEY)
     assert s.mongodb_uri is not None and s.mongodb_uri.get_secret_value() == uri
 
 
