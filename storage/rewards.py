@@ -408,3 +408,26 @@ class MongoNoticeDirectory:
             title=d.get("title") or "",
             offer=parse_offer(d.get("reward")),
         )
+
+
+class MongoRewardsInProgress:
+    """The tips feature's ``RewardsInProgress`` port: whether a tip's reward is still
+    proposed or approved-but-unpaid (its last state event, on the (reward, seq) index)."""
+
+    _FINAL = (EventKind.REJECTED.value, EventKind.PAID.value, EventKind.CANCELLED.value)
+    _STATES = (EventKind.APPROVED.value, *_FINAL)
+
+    def __init__(self, db: Database) -> None:
+        self._rewards = db.rewards
+        self._events = db.reward_events
+
+    async def open_for(self, tip_id: str) -> bool:
+        reward = await self._rewards.find_one({"tip_id": tip_id}, {"_id": 1})
+        if reward is None:
+            return False
+        last = await self._events.find_one(
+            {"reward_id": reward["_id"], "kind": {"$in": list(self._STATES)}},
+            {"kind": 1},
+            sort=[("seq", -1)],
+        )
+        return last is None or last["kind"] not in self._FINAL

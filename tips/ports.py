@@ -165,5 +165,13 @@ class TipRepository(Protocol):
         ...
 
 
+class RewardsInProgress(Protocol):
+    """Whether a tip has a reward still being decided or paid (owned by the rewards
+    feature). ``/forget`` waits for it: once unlinked, the two-person rule could no longer
+    tell the tipster apart from an approver deciding on their own reward."""
+
+    async def open_for(self, tip_id: str) -> bool: ...
+
+
 class CodeTaken(Exception):
     """A freshly drawn tip code is already in use."""

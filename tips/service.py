@@ -41,7 +41,15 @@ from tips.model import (
     TipSummary,
     Visibility,
 )
-from tips.ports import CodeTaken, Geocoder, MemberLookup, NoticeLookup, TipDrafts, TipRepository
+from tips.ports import (
+    CodeTaken,
+    Geocoder,
+    MemberLookup,
+    NoticeLookup,
+    RewardsInProgress,
+    TipDrafts,
+    TipRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +129,10 @@ class TipService:
         id_key: bytes,
         limits: TipLimits | None = None,
         geocoder: Geocoder | None = None,
+        rewards: RewardsInProgress | None = None,
     ) -> None:
         self.repo = repo
+        self._rewards = rewards
         self.drafts = drafts
         self.notices = notices
         self._members = members
@@ -535,6 +545,8 @@ class TipService:
         when a tip was unlinked, next to the time the user was last seen, would re-link it.
         The tip itself shows that it was unlinked (``forgotten``)."""
         tip = await self.owned_tip(code_text, user_id)
+        if self._rewards is not None and await self._rewards.open_for(tip.tip_id):
+            raise InvalidInput("tips.forget_reward_open", code=tip.code)
         if not await self.repo.forget(tip.tip_id, user_id):
             raise NotFound("tips.unknown_code", code=tip.code)
         return tip

@@ -60,6 +60,7 @@ from bot.tip_views import (
 from groups.errors import InvalidInput, NotFound
 from groups.model import GeoPoint
 from groups.roles import Permission, Principal
+from storage.rewards import MongoRewardsInProgress
 from storage.tips import (
     MongoGroupHints,
     MongoMemberLookup,
@@ -347,6 +348,7 @@ def setup(ctx: AppContext) -> Router:
         id_key=id_key_of(settings),
         limits=limits_from(ctx),
         geocoder=build_geocoder(ctx),
+        rewards=MongoRewardsInProgress(ctx.db),
     )
     api = TipsApi(service)
     messenger = TipsterMessenger(ctx.bot, service, ctx.users, settings.default_locale)

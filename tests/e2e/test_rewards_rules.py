@@ -243,3 +243,29 @@ async def test_item9_a_stored_proposal_above_the_maximum_is_not_approved(world: 
     await c.officer.expect("changed to ¥5,000.00")
     await c.approver.says("/approve_reward R-2222QQ")
     await c.approver.expect("R-2222QQ (¥5,000.00) approved")
+
+
+async def test_forget_waits_until_the_tips_reward_is_decided_and_paid(world: World) -> None:
+    """An approver who sent the tip could otherwise /forget it (nothing then tells them
+    apart from any approver), approve their own reward and claim it with the tip code."""
+    c = await cast_of(world)
+    await grant(world, c.tipster.id, Role.APPROVER)
+    await c.tipster.says("/start")
+    await c.tipster.expect()
+    await c.officer.says("/outcome T-AAAA3 decisive suspect arrested")
+    await c.officer.expect("Reward proposal")
+    rid = (await reward_doc(world, "T-AAAA3"))["_id"]
+    refused = EN("tips.forget_reward_open", code="T-AAAA3")
+    await c.tipster.says("/forget T-AAAA3")
+    assert (await c.tipster.expect(refused))["text"] == refused
+    await c.approver.says(f"/approve_reward {rid}")
+    await c.approver.expect("approved")
+    await c.tipster.says("/forget T-AAAA3")  # approved but not paid: still refused
+    assert (await c.tipster.expect(refused))["text"] == refused
+    # Still linked: they may not record the payment to themselves.
+    await c.tipster.says(f"/paid {rid} cash RC-9")
+    assert (await c.tipster.expect())["text"] == EN("rewards.self_payment", reward_id=rid)
+    await c.approver2.says(f"/paid {rid} cash RC-9")
+    await c.approver2.expect("recorded")
+    await c.tipster.says("/forget T-AAAA3")
+    await c.tipster.expect(EN("tips.forgotten", code="T-AAAA3"))
