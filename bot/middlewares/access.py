@@ -3,6 +3,7 @@
     @router.message(Command("grant"), flags={"perm": Permission.MANAGE_ROLES})
     @router.message(Command("bind"), flags={"chat": "group", "perm": Permission.MANAGE_GROUPS})
 
+``"perm"`` may also be a set of permissions: any one of them is enough.
 A ``"deny"`` flag names the catalogue message of the refusal when it should say more than
 "not allowed" (e.g. ``/reveal``: who may reveal tipsters).
 
@@ -19,6 +20,7 @@ from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
+from bot.commands import allowed
 from bot.i18n import Translator
 from bot.replies import respond
 from groups.roles import Permission, Principal
@@ -55,13 +57,13 @@ class AccessMiddleware(BaseMiddleware):
                 data["outcome"] = "refused:chat_type"
                 await respond(event, t("core.group_only"))
                 return None
-        perm: Permission | None = get_flag(data, "perm")
-        if perm is not None and not principal.can(perm):
+        perm: Permission | frozenset[Permission] | None = get_flag(data, "perm")
+        if not allowed(principal, perm):
             data["outcome"] = "refused:permission"
             log.info(
                 "refused user=%s perm=%s handler=%s",
                 principal.user_id,
-                perm.value,
+                perm.value if isinstance(perm, Permission) else "|".join(sorted(perm or ())),
                 data.get("handler_name"),
             )
             await respond(event, t(get_flag(data, "deny") or "errors.permission_denied"))
