@@ -138,9 +138,13 @@ class ConsoleWorld(World):
         return http
 
 
+def chromium_installed() -> bool:
+    return CHROMIUM.exists()
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
+    if not chromium_installed():
         pytest.fail(browser_missing_message("not installed"), pytrace=False)
     async with async_playwright() as pw:
         try:
