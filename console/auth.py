@@ -24,7 +24,7 @@ from console.cookies import (
 )
 from console.errors import NotSignedIn
 from console.keys import LOCALE, SERVICES, SIGNED_OUT_WHY, VIEWER
-from console.render import render, see_other, url_for
+from console.render import SIGNED_OUT_REASONS, render, see_other, url_for
 from console.routing import PageRouter
 from console.security import SIGNIN_COOKIE
 from console.services import ConsoleServices
@@ -153,7 +153,7 @@ async def end_sessions(request: web.Request, viewer: Viewer) -> web.StreamRespon
 @router.public_get("/signed-out", name="signed_out")
 async def signed_out(request: web.Request) -> web.StreamResponse:
     why = request.query.get("why", "none")
-    if why not in ("none", "expired", "revoked", "signed_out", "ended"):
+    if why not in SIGNED_OUT_REASONS:
         why = "none"
     response = render(request, "signed_out.html", {"why": why})
     if request.cookies.get(SESSION_COOKIE) and request.get(VIEWER) is None:
