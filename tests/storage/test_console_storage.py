@@ -159,7 +159,9 @@ async def test_a_restarted_hub_resumes_where_it_stopped(db: Database) -> None:
         assert (await next_event(sub)).doc_id == "before"  # type: ignore[attr-defined]
         await first.stop()
         assert await next_event(sub) is CLOSED
-    await db.tips.insert_one({"_id": "while-down", "code": "while-down"})  # nobody is reading the stream
+    await db.tips.insert_one(
+        {"_id": "while-down", "code": "while-down"}
+    )  # nobody is reading the stream
     second = make_hub(db)
     with second.subscribe(["tips"]) as sub:
         await second.start()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 
 from console.render import STATIC, TEMPLATES
 
@@ -57,7 +56,3 @@ def test_no_inline_script_or_style() -> None:
         assert "<style" not in text and " style=" not in text, template.name
         assert not re.search(r"\son[a-z]+=", text), template.name
         assert "hx-on" not in text, template.name
-
-
-def test_static_root_is_inside_the_package() -> None:
-    assert STATIC == Path(__file__).resolve().parents[2] / "console" / "static"

@@ -181,7 +181,9 @@ def test_topics_only_on_watched_collections() -> None:
     class Feed:
         collections = ("tips",)
 
-        async def open(self, resume_after: str | None = None, *, max_await_ms: int | None = None) -> Any:
+        async def open(
+            self, resume_after: str | None = None, *, max_await_ms: int | None = None
+        ) -> Any:
             raise AssertionError
 
     hub = LiveHub(Feed(), None, "x")
