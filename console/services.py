@@ -10,8 +10,7 @@ the way the bot builds it, never a copy of its rules.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from aiogram import Bot
 
@@ -44,7 +43,6 @@ class ConsoleServices:
     bot: Bot | None = None
     # This process's name for its change-stream position (host:port by default).
     instance: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.instance:

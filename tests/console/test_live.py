@@ -143,3 +143,13 @@ async def test_a_signed_out_officer_stream_ends(
         data: dict[str, Any] = json.loads(event["data"])
         assert data["url"].endswith("/signed-out?why=expired")
         assert await resp.content.read() == b""  # the stream ended
+
+
+async def test_stopping_the_bot_ends_open_streams_cleanly(console_world: ConsoleWorld) -> None:
+    """An orderly shutdown ends every event stream (the browser reconnects elsewhere,
+    sending Last-Event-ID) instead of waiting for it or cutting it off."""
+    world = console_world
+    async with await world.http_session(world.superadmin()) as http:
+        resp = await open_stream(http, world)
+        await world.runner.stop()
+        assert await resp.content.read() == b""  # a cut-off stream raises instead

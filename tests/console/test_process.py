@@ -148,3 +148,24 @@ async def test_static_files_are_served_with_the_manifest_checksums(
                 assert resp.status == 200, path
                 assert hashlib.sha256(await resp.read()).hexdigest() == digest, path
                 assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_the_console_under_a_path_behind_a_proxy(tg: FakeTelegram, runner: BotRunner) -> None:
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    await runner.start(console_enabled=True, console_port=port, console_url=f"{root}/console/")
+    world = ConsoleWorld(tg, runner)
+    boss = world.superadmin()
+    assert world.base_url == f"{root}/console"
+    async with await world.http_session(boss) as http:
+        start = await http.get(world.url("/"))
+        assert start.status == 200 and start.url.path == "/console/"
+        page = await start.text()
+        assert "欢迎，Boss" in page and 'href="/console/static/console.css' in page
+        assert 'action="/console/signout"' in page
+        [cookie] = [c for c in http.cookie_jar if c.key == "sc_session"]
+        assert cookie["path"] == "/console"
+        bare = await http.get(f"{root}/console", allow_redirects=False)
+        assert bare.status == 308 and bare.headers["Location"] == "/console/"
+        assert (await http.get(f"{root}/")).status == 404
+        assert (await http.get(world.url("/static/console.js"))).status == 200
