@@ -303,6 +303,9 @@ class LiveHub:
             self._token = await self._positions.load(self.name)
         cursor = await self._open()
         self._cursor = cursor
+        if self._token is None:  # a first start: remember "from here" at once
+            self._token, self._token_is_event = cursor.token, False
+            await self._save(force=True)
         self._task = asyncio.create_task(self._run(cursor), name=f"live-hub:{self.name}")
 
     async def stop(self) -> None:
