@@ -488,6 +488,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 tips_id_key="tips-bench-id-key-" + "b" * 32,
                 data_dir=Path(tmp),
                 log_level="ERROR",
+                console_enabled=False,  # the bot alone (the console has its own port)
                 throttle_messages=0,
                 tips_flood_limit=0,
                 # Outgoing pacing is Telegram's per-chat limit (the broadcast benchmark

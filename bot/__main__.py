@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from bot.config import Settings, describe_error
 from bot.logs import configure_logging
 from bot.runner import StartupError, freeze_heap, run
+from console.app import ConsoleBindError
 from storage.client import DatabaseUnavailable, InvalidDatabaseUri
 
 
@@ -46,6 +47,9 @@ def main() -> int:
     except DatabaseUnavailable as exc:
         print(f"six-circles: {exc}", file=sys.stderr)
         return 3
+    except ConsoleBindError as exc:  # CONSOLE_HOST/CONSOLE_PORT: configuration
+        print(f"six-circles: {exc}", file=sys.stderr)
+        return 2
     except StartupError as exc:
         print(f"six-circles: {exc}", file=sys.stderr)
         return 4

@@ -29,16 +29,29 @@ log = logging.getLogger(__name__)
 Where = Literal["private", "group", "any"]
 
 
+def allowed(principal: Principal, permission: Permission | frozenset[Permission] | None) -> bool:
+    """A handler's or command's permission: one, any of a set, or None (anyone)."""
+    if permission is None:
+        return True
+    if isinstance(permission, Permission):
+        return principal.can(permission)
+    return any(principal.can(p) for p in permission)
+
+
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
     name: str
-    permission: Permission | None = None  # None: anyone
+    # None: anyone; a set: holders of any of them (e.g. groups.signin.OFFICER_PERMISSIONS)
+    permission: Permission | frozenset[Permission] | None = None
     where: Where = "private"
     usage: str = ""  # argument synopsis shown by /help, e.g. "<role> <user>"
 
     @property
     def description_key(self) -> str:
         return f"commands.{self.name}"
+
+    def allows(self, principal: Principal) -> bool:
+        return allowed(principal, self.permission)
 
     def usable_in(self, chat_type: str) -> bool:
         if self.where == "any":
@@ -67,11 +80,7 @@ class CommandRegistry:
         return self._specs.get(name)
 
     def visible_to(self, principal: Principal, chat_type: str) -> list[CommandSpec]:
-        return [
-            s
-            for s in self._specs.values()
-            if s.usable_in(chat_type) and (s.permission is None or principal.can(s.permission))
-        ]
+        return [s for s in self._specs.values() if s.usable_in(chat_type) and s.allows(principal)]
 
     def _menu(self, specs: Iterable[CommandSpec], t: Translator) -> list[BotCommand]:
         return [BotCommand(command=s.name, description=t(s.description_key)[:256]) for s in specs]

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -123,6 +124,18 @@ class Settings(BaseSettings):
     # How often the automatic-decline sweep runs.
     join_request_sweep_s: float = Field(300.0, ge=10)
 
+    # --- Officer web console (issue 15: console/) ---
+    # Served by `python -m bot` too (CONSOLE_ENABLED=false: only by `python -m console`).
+    console_enabled: bool = True
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(8081, ge=1, le=65535)
+    # Public base URL (behind a reverse proxy); a path is allowed. Unset: http://HOST:PORT.
+    console_url: str | None = None
+    console_session_hours: float = Field(12.0, gt=0, le=24 * 31)
+    # Map tiles ({z}/{x}/{y}, optional {s}); empty: maps have no base layer.
+    console_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    console_tile_attribution: str = "© OpenStreetMap contributors"
+
     @field_validator("rewards_claim_instructions", mode="before")
     @classmethod
     def _claim_json(cls, v: object) -> object:
@@ -227,6 +240,31 @@ class Settings(BaseSettings):
             raise ValueError(f"too short: use at least 32 random characters ({ID_KEY_HOWTO})")
         return SecretStr(v.get_secret_value().strip())
 
+    @field_validator("console_url")
+    @classmethod
+    def _console_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://console.example.gov")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return v.strip().rstrip("/")
+
+    @field_validator("console_tile_url")
+    @classmethod
+    def _tile_url(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            return ""
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL (or empty: no base layer)")
+        if not all(p in v for p in ("{z}", "{x}", "{y}")):
+            raise ValueError("must contain {z}, {x} and {y}")
+        return v
+
     @field_validator("telegram_api_url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:
@@ -263,6 +301,16 @@ class Settings(BaseSettings):
     def permissions(self) -> PermissionTable:
         """What each role may do here (REVEAL_TIPSTER_ROLES decides who may reveal)."""
         return PermissionTable(frozenset(self.reveal_tipster_roles))
+
+    @property
+    def console_base_url(self) -> str:
+        """The console's public base URL, without a trailing slash."""
+        if self.console_url:
+            return self.console_url
+        host = "127.0.0.1" if self.console_host in ("0.0.0.0", "::", "") else self.console_host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.console_port}"
 
     @property
     def bot_id(self) -> int:

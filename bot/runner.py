@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.webhook import start_webhook
+from console.app import ConsoleServer
+from console.pages import PAGES
+from console.services import build_services
 from groups.clock import Clock
 from storage.client import connect
 from storage.embedded import EmbeddedMongo
@@ -57,6 +60,7 @@ async def run(
     *,
     clock: Clock | None = None,
     on_ready: ReadyCallback | None = None,
+    console_pages: Sequence[str] = PAGES,
 ) -> None:
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
@@ -69,7 +73,7 @@ async def run(
         try:
             await ensure_schema(db)
             app = build_app(settings, client, db, clock=clock)
-            await _serve(app, stop, on_ready)
+            await _serve(app, stop, on_ready, console_pages)
         finally:
             await client.close()
     finally:
@@ -77,13 +81,35 @@ async def run(
             await embedded.stop()
 
 
-async def _serve(app: App, stop: asyncio.Event, on_ready: ReadyCallback | None) -> None:
+def make_console(app: App, pages: Sequence[str] = PAGES) -> ConsoleServer:
+    """The officer console in the bot's process: the bot's own clock, Bot (one rate
+    limiter for all outgoing traffic), role service, users and audit log."""
+    ctx = app.ctx
+    services = build_services(
+        ctx.settings,
+        ctx.db,
+        clock=ctx.clock,
+        bot=ctx.bot,
+        roles=ctx.roles,
+        users=ctx.users,
+        audit=ctx.audit,
+    )
+    return ConsoleServer(services, pages=pages)
+
+
+async def _serve(
+    app: App, stop: asyncio.Event, on_ready: ReadyCallback | None, console_pages: Sequence[str]
+) -> None:
     settings = app.ctx.settings
     polling: asyncio.Task[None] | None = None
     runner = None
+    console: ConsoleServer | None = None
     try:
         await check_telegram(app)
         await app.startup()
+        if settings.console_enabled:
+            console = make_console(app, console_pages)
+            await console.start()
         if settings.bot_mode == "webhook":
             runner = await start_webhook(app)
             log.info(
@@ -122,4 +148,6 @@ async def _serve(app: App, stop: asyncio.Event, on_ready: ReadyCallback | None) 
                 await polling
         if runner is not None:
             await runner.cleanup()
+        if console is not None:
+            await console.stop()
         await app.shutdown()

@@ -43,6 +43,7 @@ INDEX_MODULES: tuple[str, ...] = (
     "storage.tips",
     "storage.duty",
     "storage.rewards",
+    "storage.console",
 )
 
 

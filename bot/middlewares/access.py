@@ -3,6 +3,7 @@
     @router.message(Command("grant"), flags={"perm": Permission.MANAGE_ROLES})
     @router.message(Command("bind"), flags={"chat": "group", "perm": Permission.MANAGE_GROUPS})
 
+``"perm"`` may also be a set of permissions: any one of them is enough.
 A ``"deny"`` flag names the catalogue message of the refusal when it should say more than
 "not allowed" (e.g. ``/reveal``: who may reveal tipsters). A ``"tipster"`` flag marks
 tipster business (tip intake, threads, /forget...): its log line names nobody and carries
@@ -22,6 +23,7 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
+from bot.commands import allowed
 from bot.i18n import Translator
 from bot.middlewares.context import refuse, update_record
 from bot.replies import respond
@@ -69,9 +71,10 @@ class AccessMiddleware(BaseMiddleware):
                 refuse(data, "chat_type")
                 await respond(event, t("core.group_only"))
                 return None
-        perm: Permission | None = get_flag(data, "perm")
-        if perm is not None and not principal.can(perm):
-            refuse(data, f"permission:{perm.value}")
+        perm: Permission | frozenset[Permission] | None = get_flag(data, "perm")
+        if not allowed(principal, perm):
+            label = perm.value if isinstance(perm, Permission) else "|".join(sorted(perm or ()))
+            refuse(data, f"permission:{label}")
             await respond(event, t(get_flag(data, "deny") or "errors.permission_denied"))
             return None
         try:

@@ -54,6 +54,9 @@ def test_settings(
         # Scenario people answer within milliseconds, no human does: let private chats
         # burst (pacing itself is covered by the limiter's unit tests and the notices tests).
         "send_private_burst": 30,
+        # The officer console (its own port, a change stream) only where a test asks for it:
+        # tests/console/ starts it on a free port.
+        "console_enabled": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -89,6 +92,8 @@ class BotRunner:
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self.overrides: dict[str, Any] = {}
+        # Keyword arguments for bot.runner.run besides the settings (e.g. console_pages).
+        self.run_options: dict[str, Any] = {}
 
     def settings(self, **overrides: Any) -> Settings:
         merged = self.overrides | overrides
@@ -106,7 +111,7 @@ class BotRunner:
             ready.set_result(app)
 
         self._task = asyncio.create_task(
-            run(settings, self._stop, clock=self.clock, on_ready=on_ready)
+            run(settings, self._stop, clock=self.clock, on_ready=on_ready, **self.run_options)
         )
         done, _ = await asyncio.wait(
             {self._task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED

@@ -238,7 +238,10 @@ async def test_healthz_reports_a_stopped_database(
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "MONGODB_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "MONGODB_", "CONSOLE_"))
+    }
+    env["CONSOLE_ENABLED"] = "false"  # tests/console/ covers it (port 8081 may be taken)
     env.update(extra)
     return env
 

@@ -20,7 +20,7 @@ def test_every_key_used_in_code_exists() -> None:
     """String literals passed to t(...) or DomainError subclasses must be catalogue keys."""
     keys = catalogues()["en"].keys()
     missing: list[str] = []
-    for pkg in ("bot", "groups", "broadcasts", "tips", "rewards", "duty"):
+    for pkg in ("bot", "groups", "broadcasts", "tips", "rewards", "duty", "console"):
         for path in (ROOT / pkg).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
