@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot.app import App, build_app
 from bot.config import Settings
-from bot.webhook import start_webhook
+from bot.webhook import WebServer
 from groups.clock import Clock
 from storage.client import connect
 from storage.embedded import EmbeddedMongo
@@ -58,34 +58,43 @@ async def run(
     clock: Clock | None = None,
     on_ready: ReadyCallback | None = None,
 ) -> None:
+    # Webhook mode: the HTTP server listens from the start, so /healthz answers (and
+    # /readyz says "starting") while the database is connected and the schema ensured.
+    server = WebServer(settings) if settings.bot_mode == "webhook" else None
+    if server is not None:
+        await server.start()
     embedded: EmbeddedMongo | None = None
-    if settings.mongodb_uri is None:
-        embedded = EmbeddedMongo(settings.data_dir.resolve())
-        uri = await embedded.start()
-    else:
-        uri = settings.mongodb_uri.get_secret_value()
     try:
+        if settings.mongodb_uri is None:
+            embedded = EmbeddedMongo(settings.data_dir.resolve())
+            uri = await embedded.start()
+        else:
+            uri = settings.mongodb_uri.get_secret_value()
         client, db = await connect(uri, settings.mongodb_db)
         try:
             await ensure_schema(db)
             app = build_app(settings, client, db, clock=clock)
-            await _serve(app, stop, on_ready)
+            await _serve(app, stop, on_ready, server)
         finally:
             await client.close()
     finally:
+        if server is not None:
+            await server.stop()
         if embedded is not None:
             await embedded.stop()
 
 
-async def _serve(app: App, stop: asyncio.Event, on_ready: ReadyCallback | None) -> None:
+async def _serve(
+    app: App, stop: asyncio.Event, on_ready: ReadyCallback | None, server: WebServer | None
+) -> None:
     settings = app.ctx.settings
     polling: asyncio.Task[None] | None = None
-    runner = None
     try:
         await check_telegram(app)
         await app.startup()
-        if settings.bot_mode == "webhook":
-            runner = await start_webhook(app)
+        if server is not None:
+            server.attach(app)  # ready: updates are handled from here on
+            await server.register_webhook()
             log.info(
                 "webhook mode: listening on %s:%s", settings.webhook_host, settings.webhook_port
             )
@@ -120,6 +129,6 @@ async def _serve(app: App, stop: asyncio.Event, on_ready: ReadyCallback | None) 
                 await app.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
-        if runner is not None:
-            await runner.cleanup()
+        if server is not None:
+            await server.stop()  # no new webhook calls; those in hand finish first
         await app.shutdown()

@@ -12,6 +12,7 @@ FEATURES: tuple[str, ...] = (
     "bot.routers.tips",  # tip intake, threads, search (issue 5)
     "bot.routers.duty",  # rotation, routing, acknowledgement, escalation (issue 6)
     "bot.routers.rewards",  # eligibility, approval, payment, ledger (issue 7)
+    "bot.routers.status",  # /status: this instance and the lease holders (issue 18)
     "bot.routers.core",  # start, help, whoami, lang, roles
     # Keep last: answers unknown commands in private chats.
     "bot.routers.fallback",
