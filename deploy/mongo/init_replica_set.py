@@ -34,6 +34,8 @@ from pymongo.errors import OperationFailure, PyMongoError
 from storage.client import make_client
 
 NOT_YET_INITIALIZED = 94
+# Retrying cannot help these: wrong credentials, missing rights.
+AUTH_ERRORS = {13, 18}  # Unauthorized, AuthenticationFailed
 
 
 class InitError(RuntimeError):
@@ -68,6 +70,10 @@ async def until(deadline: float, what: str, attempt: Any) -> Any:
         try:
             return await attempt()
         except PyMongoError as exc:
+            if isinstance(exc, OperationFailure) and exc.code in AUTH_ERRORS:
+                raise InitError(
+                    f"{what}: {exc.details.get('errmsg') if exc.details else exc}"
+                ) from exc
             if time.monotonic() > deadline:
                 raise InitError(f"{what}: {type(exc).__name__}: {exc}") from exc
             await asyncio.sleep(1.0)
@@ -132,9 +138,7 @@ async def main() -> None:
         # Commands go to the primary: this waits for the election after an initiate.
         await until(deadline, "no primary", lambda: client.admin.command("usersInfo", root))
         print(
-            await ensure_user(
-                client, app_user, app_password, [{"role": "readWrite", "db": app_db}]
-            )
+            await ensure_user(client, app_user, app_password, [{"role": "readWrite", "db": app_db}])
         )
         if backup_password is not None:
             print(
