@@ -39,6 +39,9 @@ write mongo_backup_password "$(random_hex 24)"
 # The replica set members' shared key (6-1024 base64 characters; hex is a subset).
 write mongo_keyfile "$(random_hex 384)"
 write webhook_secret "$(random_hex 32)"
+# The key of the tips' keyed hashes: the same for every instance, never in the database
+# or its backups; keep a copy with the backups' keys (docs/deployment.md, "Secrets").
+write tips_id_key "$(random_hex 32)"
 write mongodb_uri "mongodb://$app_user:$(cat "$dir/mongo_app_password")@$members/$app_db?$uri_options"
 if [ -n "${BOT_TOKEN:-}" ]; then
     write bot_token "$BOT_TOKEN"

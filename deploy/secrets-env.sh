@@ -1,7 +1,8 @@
 #!/bin/sh
 # secrets-env COMMAND [ARG]...: run COMMAND with secrets read from files.
 #
-# For BOT_TOKEN, WEBHOOK_SECRET, MONGODB_URI and any names listed in SECRET_VARS: when
+# For BOT_TOKEN, WEBHOOK_SECRET, MONGODB_URI, TIPS_ID_KEY and any names listed in
+# SECRET_VARS: when
 # NAME_FILE is set, NAME is set to that file's content (trailing newlines removed) and
 # NAME_FILE is unset. Docker secrets (/run/secrets/NAME) and systemd credentials
 # ($CREDENTIALS_DIRECTORY/NAME) are such files; the values then appear in neither the
@@ -10,7 +11,7 @@
 # bot's own).
 set -eu
 
-for name in BOT_TOKEN WEBHOOK_SECRET MONGODB_URI ${SECRET_VARS:-}; do
+for name in BOT_TOKEN WEBHOOK_SECRET MONGODB_URI TIPS_ID_KEY ${SECRET_VARS:-}; do
     case "$name" in
         [A-Z_]*) ;;
         *) echo "secrets-env: bad variable name in SECRET_VARS: $name" >&2; exit 2 ;;

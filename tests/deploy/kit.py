@@ -15,7 +15,7 @@ PYTHON = sys.executable
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without the bot's settings, plus ``extra``."""
-    prefixes = ("BOT_", "MONGODB_", "WEBHOOK_", "TELEGRAM_", "DATA_DIR", "SUPERADMIN")
+    prefixes = ("BOT_", "MONGODB_", "WEBHOOK_", "TELEGRAM_", "TIPS_", "DATA_DIR", "SUPERADMIN")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)

@@ -142,11 +142,8 @@ def test_secrets_are_files_never_values(raw: dict[str, Any], compose: dict[str, 
     for item in ("env.example", "bot.env.example"):
         assert not any(SECRET_WORDS.search(k) for k in env_file(DEPLOY / item)), item
     bot_env = compose["services"]["bot1"]["environment"]
-    assert {bot_env[k] for k in ("BOT_TOKEN_FILE", "WEBHOOK_SECRET_FILE", "MONGODB_URI_FILE")} == {
-        "/run/secrets/bot_token",
-        "/run/secrets/webhook_secret",
-        "/run/secrets/mongodb_uri",
-    }
+    names = ("BOT_TOKEN", "WEBHOOK_SECRET", "MONGODB_URI", "TIPS_ID_KEY")
+    assert {bot_env[f"{k}_FILE"] for k in names} == {f"/run/secrets/{k.lower()}" for k in names}
     ignored = (DEPLOY.parent / ".gitignore").read_text().split()
     assert "deploy/secrets/" in ignored and "deploy/bot.env" in ignored
 

@@ -21,7 +21,7 @@ from dockerfile_parse import DockerfileParser
 
 from storage.embedded import EmbeddedMongo, free_port
 from tests.deploy.kit import DEPLOY, PYTHON, ROOT, clean_env
-from tests.e2e.harness import TOKEN, WEBHOOK_SECRET, World
+from tests.e2e.harness import TIPS_ID_KEY, TOKEN, WEBHOOK_SECRET, World
 from tests.fakebot import FakeTelegram
 from tests.waiting import wait_until
 
@@ -249,6 +249,7 @@ async def test_the_image_command_runs_the_bot_with_secrets_from_files(
     (secrets / "bot_token").write_text(TOKEN + "\n")
     (secrets / "webhook_secret").write_text(WEBHOOK_SECRET + "\n")
     (secrets / "mongodb_uri").write_text(mongo_server.uri + "\n")
+    (secrets / "tips_id_key").write_text(TIPS_ID_KEY + "\n")
     port = free_port()
     image_env = {k: v for k, v in dockerfile.envs.items() if k not in ("PATH",)}
     image_env |= {
@@ -260,6 +261,7 @@ async def test_the_image_command_runs_the_bot_with_secrets_from_files(
         "BOT_TOKEN_FILE": str(secrets / "bot_token"),
         "WEBHOOK_SECRET_FILE": str(secrets / "webhook_secret"),
         "MONGODB_URI_FILE": str(secrets / "mongodb_uri"),
+        "TIPS_ID_KEY_FILE": str(secrets / "tips_id_key"),
         "LOG_LEVEL": "WARNING",
     }
     entrypoint = exec_form(instructions(dockerfile, "ENTRYPOINT", -1)[-1])

@@ -296,6 +296,7 @@ def test_make_secrets_writes_each_secret_once_readable_by_the_bot_group(tmp_path
         "mongo_keyfile",
         "mongo_root_password",
         "mongodb_uri",
+        "tips_id_key",
         "webhook_secret",
     ]
     assert first.stdout.count("created") == len(names)

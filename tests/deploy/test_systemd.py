@@ -89,7 +89,7 @@ def test_secrets_are_credentials_and_the_bot_runs_in_webhook_mode(
     service: dict[str, list[str]],
 ) -> None:
     credentials = dict(v.split(":", 1) for v in service["LoadCredential"])
-    assert set(credentials) == {"bot_token", "webhook_secret", "mongodb_uri"}
+    assert set(credentials) == {"bot_token", "webhook_secret", "mongodb_uri", "tips_id_key"}
     assert all(p.startswith("/etc/six-circles/credentials/") for p in credentials.values())
     environment = dict(
         item.split("=", 1) for line in service["Environment"] for item in shlex.split(line)
@@ -98,6 +98,7 @@ def test_secrets_are_credentials_and_the_bot_runs_in_webhook_mode(
         "BOT_TOKEN_FILE": "%d/bot_token",
         "WEBHOOK_SECRET_FILE": "%d/webhook_secret",
         "MONGODB_URI_FILE": "%d/mongodb_uri",
+        "TIPS_ID_KEY_FILE": "%d/tips_id_key",
     }
     exec_start = shlex.split(service["ExecStart"][0])
     assert exec_start == [
@@ -109,4 +110,4 @@ def test_secrets_are_credentials_and_the_bot_runs_in_webhook_mode(
     settings = env_file(ENV_EXAMPLE)
     assert service["EnvironmentFile"] == ["/etc/six-circles/six-circles.env"]
     assert settings["BOT_MODE"] == "webhook" and settings["WEBHOOK_URL"].startswith("https://")
-    assert not {"BOT_TOKEN", "WEBHOOK_SECRET", "MONGODB_URI"} & set(settings)
+    assert not {"BOT_TOKEN", "WEBHOOK_SECRET", "MONGODB_URI", "TIPS_ID_KEY"} & set(settings)
