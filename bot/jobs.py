@@ -51,6 +51,11 @@ class Jobs:
         self._lease_until: datetime | None = None
         self._stopped = False
 
+    @property
+    def leases(self) -> MongoLeases:
+        """The process's leases (take any other lease through it: /status lists it)."""
+        return self._leases
+
     def every(self, name: str, seconds: float, sweep: Sweep) -> None:
         """Run ``sweep`` every ``seconds`` on the lease holder."""
         if name in self._sweeps:

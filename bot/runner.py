@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from bot.app import App, build_app
 from bot.config import Settings
-from bot.webhook import start_webhook
+from bot.webhook import WebServer
 from console.app import ConsoleServer
 from console.pages import PAGES
 from console.services import build_services
@@ -62,21 +62,28 @@ async def run(
     on_ready: ReadyCallback | None = None,
     console_pages: Sequence[str] = PAGES,
 ) -> None:
+    # Webhook mode: the HTTP server listens from the start, so /healthz answers (and
+    # /readyz says "starting") while the database is connected and the schema ensured.
+    server = WebServer(settings) if settings.bot_mode == "webhook" else None
+    if server is not None:
+        await server.start()
     embedded: EmbeddedMongo | None = None
-    if settings.mongodb_uri is None:
-        embedded = EmbeddedMongo(settings.data_dir.resolve())
-        uri = await embedded.start()
-    else:
-        uri = settings.mongodb_uri.get_secret_value()
     try:
+        if settings.mongodb_uri is None:
+            embedded = EmbeddedMongo(settings.data_dir.resolve())
+            uri = await embedded.start()
+        else:
+            uri = settings.mongodb_uri.get_secret_value()
         client, db = await connect(uri, settings.mongodb_db)
         try:
             await ensure_schema(db)
             app = build_app(settings, client, db, clock=clock)
-            await _serve(app, stop, on_ready, console_pages)
+            await _serve(app, stop, on_ready, server, console_pages)
         finally:
             await client.close()
     finally:
+        if server is not None:
+            await server.stop()
         if embedded is not None:
             await embedded.stop()
 
@@ -98,11 +105,14 @@ def make_console(app: App, pages: Sequence[str] = PAGES) -> ConsoleServer:
 
 
 async def _serve(
-    app: App, stop: asyncio.Event, on_ready: ReadyCallback | None, console_pages: Sequence[str]
+    app: App,
+    stop: asyncio.Event,
+    on_ready: ReadyCallback | None,
+    server: WebServer | None,
+    console_pages: Sequence[str],
 ) -> None:
     settings = app.ctx.settings
     polling: asyncio.Task[None] | None = None
-    runner = None
     console: ConsoleServer | None = None
     try:
         await check_telegram(app)
@@ -110,8 +120,9 @@ async def _serve(
         if settings.console_enabled:
             console = make_console(app, console_pages)
             await console.start()
-        if settings.bot_mode == "webhook":
-            runner = await start_webhook(app)
+        if server is not None:
+            server.attach(app)  # ready: updates are handled from here on
+            await server.register_webhook()
             log.info(
                 "webhook mode: listening on %s:%s", settings.webhook_host, settings.webhook_port
             )
@@ -146,8 +157,8 @@ async def _serve(
                 await app.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
-        if runner is not None:
-            await runner.cleanup()
+        if server is not None:
+            await server.stop()  # no new webhook calls; those in hand finish first
         if console is not None:
             await console.stop()
         await app.shutdown()

@@ -8,6 +8,14 @@ Data migrations: ``MIGRATIONS`` maps a schema version to the coroutine (``module
 taking the database) that brings data from the version before to it. They run in order,
 at start-up, on a database at an older version (a new database starts at the current
 one), each idempotent (two processes may start at once).
+
+Rolling upgrades (docs/deployment.md): two releases may run side by side on one database,
+and a rollback runs the previous release on what the new one wrote. ``OLDEST_READER`` is
+the oldest schema version whose code may run on a database at ``SCHEMA_VERSION``: the
+previous version when this version's changes are forward-compatible (the previous release
+reads the new documents), else ``SCHEMA_VERSION`` itself. It is stored with the version;
+older code refuses to start unless it is at least the stored oldest reader. The version is
+never lowered.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from storage.client import Database
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+# Version 2 changed how tip ids and pseudonyms are derived: version-1 code must not run on it.
+OLDEST_READER = 2
 
 MIGRATIONS: dict[int, str] = {
     2: "storage.tips:migrate_v2",  # tip ids and pseudonyms no longer derivable (issue 13)
@@ -63,10 +73,21 @@ async def ensure_schema(db: Database) -> None:
         if missing:
             await db[coll].create_indexes(missing)
     meta = await db.meta.find_one({"_id": "schema"})
-    current = meta["version"] if meta else 0
-    if current > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"database schema version {current} is newer than this code ({SCHEMA_VERSION})"
+    current = int(meta["version"]) if meta else 0
+    if meta is not None and current > SCHEMA_VERSION:
+        oldest = int(meta.get("oldest_reader", current))
+        if oldest > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this code "
+                f"({SCHEMA_VERSION}) and needs code of version {oldest} or later"
+            )
+        # A rolling upgrade or a rollback: the newer release declared its documents
+        # readable by this one (docs/deployment.md, "Rolling upgrade").
+        log.warning(
+            "database schema version %s is newer than this code (%s), which it declares "
+            "compatible: running as an older release (rolling upgrade or rollback)",
+            current,
+            SCHEMA_VERSION,
         )
     if 0 < current < SCHEMA_VERSION:
         for version in range(current + 1, SCHEMA_VERSION + 1):
@@ -76,7 +97,13 @@ async def ensure_schema(db: Database) -> None:
     if current < SCHEMA_VERSION:
         await db.meta.update_one(
             {"_id": "schema"},
-            {"$set": {"version": SCHEMA_VERSION, "updated_at": datetime.now(UTC)}},
+            {
+                "$set": {
+                    "version": SCHEMA_VERSION,
+                    "oldest_reader": OLDEST_READER,
+                    "updated_at": datetime.now(UTC),
+                }
+            },
             upsert=True,
         )
         log.info("schema version %s -> %s", current, SCHEMA_VERSION)

@@ -13,6 +13,7 @@ FEATURES: tuple[str, ...] = (
     "bot.routers.duty",  # rotation, routing, acknowledgement, escalation (issue 6)
     "bot.routers.rewards",  # eligibility, approval, payment, ledger (issue 7)
     "bot.routers.console",  # sign-in links to the officer web console (issue 15)
+    "bot.routers.status",  # /status: this instance and the lease holders (issue 18)
     "bot.routers.core",  # start, help, whoami, lang, roles
     # Keep last: answers unknown commands in private chats.
     "bot.routers.fallback",

@@ -163,8 +163,8 @@ async def test_webhook_rejects_wrong_secret_and_serves_updates(webhook_world: Wo
         assert bad.status == 401
         none = await http.post(url, json={"update_id": 2})
         assert none.status == 401
-        health = await http.get(f"http://127.0.0.1:{settings.webhook_port}/healthz")
-        assert health.status == 200 and (await health.json())["database"] == "ok"
+        ready = await http.get(f"http://127.0.0.1:{settings.webhook_port}/readyz")
+        assert ready.status == 200 and (await ready.json())["database"] == "ok"
     li = world.person("li", lang="en")
     await li.says("/start")
     await li.expect("Six Circles")
@@ -206,35 +206,6 @@ async def test_webhook_answers_a_malformed_body_with_400_and_one_log_line(
     li = world.person("li", lang="en")
     await li.says("/start")
     await li.expect("Six Circles")
-
-
-async def test_healthz_reports_a_stopped_database(
-    tg: FakeTelegram, tmp_path: Path, db_name: str
-) -> None:
-    from storage.embedded import free_port
-
-    server = EmbeddedMongo(tmp_path / "db")
-    await server.start()
-    runner = BotRunner(tg, server.uri, db_name, tmp_path)
-    port = free_port()
-    try:
-        await runner.start(
-            bot_mode="webhook",
-            webhook_url=f"http://127.0.0.1:{port}/telegram/webhook",
-            webhook_secret=WEBHOOK_SECRET,
-            webhook_host="127.0.0.1",
-            webhook_port=port,
-        )
-        async with aiohttp.ClientSession() as http:
-            ok = await http.get(f"http://127.0.0.1:{port}/healthz")
-            assert ok.status == 200
-            await server.stop()
-            down = await http.get(f"http://127.0.0.1:{port}/healthz")
-            assert down.status == 503
-            assert (await down.json())["database"] == "unreachable"
-    finally:
-        await runner.stop()
-        await server.stop()
 
 
 def _env(**extra: str) -> dict[str, str]:
