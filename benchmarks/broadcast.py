@@ -66,8 +66,8 @@ async def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     from broadcasts.model import Delivery, DeliveryCounts, Notice, NoticeKind, NoticeStatus, Photo
     from broadcasts.ratelimit import Limits
     from broadcasts.service import NoticeService
-    from groups.clock import SystemClock
     from groups.model import Audience
+    from kernel.clock import SystemClock
     from storage.audit import MongoAuditLog
     from storage.client import connect
     from storage.groups import MongoGroupRepository

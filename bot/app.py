@@ -31,7 +31,7 @@ from bot.sender import install_sender
 from bot.session import TelegramSession
 from broadcasts.ratelimit import Limits
 from groups.access import RoleService
-from groups.clock import Clock, SystemClock
+from kernel.clock import Clock, SystemClock
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog
 from storage.client import Database, Document

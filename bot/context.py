@@ -16,8 +16,8 @@ from bot.events import EventBus
 from bot.inflight import InFlight
 from bot.jobs import Jobs
 from groups.access import RoleService
-from groups.audit import AuditLog
-from groups.clock import Clock
+from kernel.audit import AuditLog
+from kernel.clock import Clock
 from storage.client import Database, Document
 from storage.groups import MongoAreaRepository, MongoGroupRepository
 from storage.users import MongoUserRepository

@@ -11,7 +11,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from bot.i18n import Translator
 from bot.replies import respond
-from groups.errors import DomainError
+from kernel.errors import DomainError
 
 log = logging.getLogger("six_circles.errors")
 

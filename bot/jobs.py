@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from groups.clock import Clock
+from kernel.clock import Clock
 from storage.leases import MongoLeases
 
 log = logging.getLogger(__name__)

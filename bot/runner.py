@@ -16,7 +16,7 @@ from bot.webhook import WebServer
 from console.app import ConsoleServer
 from console.pages import PAGES
 from console.services import build_services
-from groups.clock import Clock
+from kernel.clock import Clock
 from storage.client import connect
 from storage.embedded import EmbeddedMongo
 from storage.schema import ensure_schema

@@ -37,7 +37,7 @@ from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot.i18n import Translator, normalize_locale
 from broadcasts.text import utf16_len
-from groups.errors import DomainError
+from kernel.errors import DomainError
 from storage.users import MongoUserRepository
 from tips.api import TipsApi
 from tips.model import Part, PartKind, Tip, TipLocation, TipStatus, TipSummary

@@ -41,8 +41,8 @@ from typing import Protocol, TypeVar
 
 from broadcasts.model import Delivery, DeliveryCounts, DeliveryState, Notice, NoticeStatus
 from broadcasts.ports import DeliveryRepository, NoticeRepository, Target
-from groups.clock import Clock
 from groups.model import GroupRepository, GroupStatus
+from kernel.clock import Clock
 
 log = logging.getLogger(__name__)
 

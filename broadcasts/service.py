@@ -28,11 +28,11 @@ from broadcasts.text import (
     check_reward_max,
     check_title,
 )
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.model import Audience, Group, GroupRepository
 from groups.roles import UNRESTRICTED, Permission, Principal, Scope
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 
 # Renders the main text a group sees (caption with photos, message without).
 Renderer = Callable[[Notice], str]

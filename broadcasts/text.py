@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096

@@ -29,8 +29,8 @@ from console.routing import PageRouter
 from console.security import SIGNIN_COOKIE
 from console.services import ConsoleServices
 from console.viewer import Viewer
-from groups.errors import PermissionDenied
 from groups.signin import SignInRefused, is_officer, new_secret
+from kernel.errors import PermissionDenied
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -30,7 +30,7 @@ from bot.i18n import Translator
 from console.cookies import clear_session_cookie
 from console.errors import CsrfRejected, Forbidden, NotSignedIn
 from console.keys import LOCALE, NAV, ROUTE, SERVICES, SIGNED_OUT_WHY, STATIC_VERSIONS, VIEWER
-from groups.errors import DomainError, NotFound, PermissionDenied
+from kernel.errors import DomainError, NotFound, PermissionDenied
 
 log = logging.getLogger("six_circles.console")
 

@@ -23,7 +23,7 @@ from broadcasts.ratelimit import Limits
 from console.app import ConsoleServer
 from console.pages import PAGES
 from console.services import build_services
-from groups.clock import Clock
+from kernel.clock import Clock
 from storage.client import connect
 from storage.schema import ensure_schema
 

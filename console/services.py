@@ -17,9 +17,9 @@ from aiogram import Bot
 from bot.config import Settings
 from console.config import ConsoleConfig
 from groups.access import RoleService
-from groups.audit import AuditLog
-from groups.clock import Clock, SystemClock
 from groups.signin import SignInService
+from kernel.audit import AuditLog
+from kernel.clock import Clock, SystemClock
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog
 from storage.client import Database

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 TEAM_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TIME_RE = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")

@@ -44,10 +44,10 @@ from duty.schedule import (
 )
 from duty.sla import SlaReport, sla_report
 from groups.access import RoleService, ScopeCatalog
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.roles import Permission, Principal, Role, Scope
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 
 HANDOVER_WINDOW = timedelta(hours=2)  # a shift change older than this (bot was down) is skipped
 MAX_SCHEDULE_DAYS = 31

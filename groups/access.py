@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, PermissionDenied
 from groups.roles import (
     DEFAULT_PERMISSIONS,
     GRANTABLE_BY,
@@ -19,6 +16,9 @@ from groups.roles import (
     RoleGrant,
     Scope,
 )
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, PermissionDenied
 
 
 class RoleRepository(Protocol):

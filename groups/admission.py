@@ -16,9 +16,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.members import (
     Member,
     MemberRepository,
@@ -27,6 +24,9 @@ from groups.members import (
 )
 from groups.model import Group, GroupStatus
 from groups.roles import Permission, Principal, Scope
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 
 
 class AppState(StrEnum):

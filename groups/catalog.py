@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, NotFound
 from groups.model import Area, GeoPoint
 from groups.sectors import Sector
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, NotFound
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 COORD_RE = re.compile(r"^(-?\d{1,3}(?:\.\d+)?)\s*[,，]\s*(-?\d{1,3}(?:\.\d+)?)$")

@@ -23,11 +23,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.model import Group, GroupStatus
 from groups.roles import UNRESTRICTED, Permission, Principal, Scope
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 
 MAX_REASON = 300
 

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from groups.audit import AuditEntry, AuditLog
 from groups.catalog import Catalog
-from groups.clock import Clock
-from groups.errors import InvalidInput, PermissionDenied
 from groups.model import Group, GroupRepository, GroupStatus
 from groups.roles import Permission, Principal, Role, RoleGrant, Scope
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, PermissionDenied
 
 # The admin rights the bot needs in a bound group, in the order they are reported.
 REQUIRED_RIGHTS = (

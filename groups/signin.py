@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from groups.access import RoleService
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import DomainError, PermissionDenied
 from groups.roles import Permission, Principal
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import DomainError, PermissionDenied
 
 LINK_TTL = timedelta(seconds=60)
 # A session's last_seen is written at most this often (not on every request).

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 from rewards.model import Reward, RewardState
 
 DIMENSIONS = ("notice", "sector", "area", "month")

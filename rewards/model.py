@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import StrEnum
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 CENT = Decimal("0.01")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from groups.audit import AuditEntry
+from kernel.audit import AuditEntry
 from storage.client import Database, Document
 
 INDEXES = {

@@ -8,7 +8,6 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
-from groups.audit import AuditEntry
 from groups.members import (
     Member,
     MemberFilter,
@@ -18,6 +17,7 @@ from groups.members import (
     overall_status,
 )
 from groups.roles import Role, RoleGrant
+from kernel.audit import AuditEntry
 from storage.audit import MongoAuditLog
 from storage.client import Database, Document, upsert_after
 from storage.roles import MongoRoleRepository

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from groups.clock import Clock
+from kernel.clock import Clock
 from rewards.model import (
     CURRENCY_RE,
     Basis,

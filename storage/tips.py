@@ -33,8 +33,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from groups.clock import Clock
 from groups.model import GeoPoint
+from kernel.clock import Clock
 from storage.client import Database, Document
 from tips.model import (
     Direction,

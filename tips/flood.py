@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

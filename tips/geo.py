@@ -12,8 +12,8 @@ import re
 
 from geopy.point import POINT_PATTERN, Point
 
-from groups.errors import InvalidInput
 from groups.model import GeoPoint
+from kernel.errors import InvalidInput
 from tips.model import LocationSource, TipLocation
 
 _CN_DIRECTIONS = (("北纬", "N"), ("南纬", "S"), ("东经", "E"), ("西经", "W"))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 _DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _RANGE_RE = re.compile(rf"^({_DATE})?\.\.({_DATE})?$")

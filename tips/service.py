@@ -7,12 +7,12 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from groups.audit import AuditEntry, AuditLog
-from groups.clock import Clock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
-from groups.events import EventPublisher
 from groups.model import GeoPoint
 from groups.roles import Permission, Principal, Scope
+from kernel.audit import AuditEntry, AuditLog
+from kernel.clock import Clock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
+from kernel.events import EventPublisher
 from tips.anonymity import intake_key as derive_intake_key
 from tips.anonymity import new_id, new_pseudonym
 from tips.codes import new_code, normalize_code

@@ -45,8 +45,8 @@ from aiogram.types import (
 )
 
 from bot.i18n import Translator
-from groups.errors import DomainError
 from groups.roles import Principal
+from kernel.errors import DomainError
 
 D = TypeVar("D")
 

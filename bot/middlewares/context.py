@@ -29,10 +29,10 @@ from aiogram.types import TelegramObject, Update, User
 
 from bot.i18n import Translator, normalize_locale
 from groups.access import RoleService
-from groups.clock import Clock
-from groups.errors import DomainError
 from groups.roles import Principal
 from groups.users import UserProfile, UserRepository
+from kernel.clock import Clock
+from kernel.errors import DomainError
 from storage.updates import MongoUpdateLedger
 
 log = logging.getLogger("six_circles.updates")

@@ -29,9 +29,9 @@ from bot.commands import CommandSpec
 from bot.groups_kit import Kit, Markup
 from bot.i18n import Translator
 from groups.admission import Application, AppState, Card, StartKind
-from groups.errors import DomainError
 from groups.members import mask_phone
 from groups.roles import Permission, Principal
+from kernel.errors import DomainError
 
 log = logging.getLogger("six_circles.admission")
 

@@ -14,8 +14,8 @@ from bot.context import AppContext
 from bot.i18n import LOCALES, Translator, locale_of
 from bot.targets import resolve_target
 from groups.access import RoleService
-from groups.errors import InvalidInput
 from groups.roles import UNRESTRICTED, Permission, Principal, Role, Scope
+from kernel.errors import InvalidInput
 from storage.users import MongoUserRepository
 
 log = logging.getLogger(__name__)

@@ -52,8 +52,8 @@ from duty.service import (
     Routing,
 )
 from duty.sla import SlaRow
-from groups.errors import DomainError, InvalidInput
 from groups.roles import Permission, Principal, Scope
+from kernel.errors import DomainError, InvalidInput
 from storage.catalog import MongoScopeCatalog
 from storage.duty import MongoDutyRepository, MongoNoticeDirectory, MongoTipDirectory
 from tips.api import TipsApi

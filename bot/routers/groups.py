@@ -21,12 +21,12 @@ from bot.groups_kit import Kit, split_text
 from bot.i18n import Translator
 from bot.routers import admission as admission_router
 from bot.routers import members as members_router
-from groups.audit import AuditEntry
 from groups.catalog import parse_area_args
-from groups.errors import InvalidInput
 from groups.model import Area, GroupStatus
 from groups.registry import REQUIRED_RIGHTS, missing_rights
 from groups.roles import Permission, Principal
+from kernel.audit import AuditEntry
+from kernel.errors import InvalidInput
 
 MANAGE = Permission.MANAGE_GROUPS
 PLATFORM = Permission.MANAGE_PLATFORM

@@ -19,9 +19,9 @@ from bot.commands import CommandSpec
 from bot.groups_kit import Kit, split_text
 from bot.i18n import Translator
 from bot.targets import resolve_target
-from groups.errors import DomainError, InvalidInput, NotFound
 from groups.members import Member, MemberStatus, Sweep, mask_phone, roster_counts, roster_csv
 from groups.roles import Permission, Principal, Scope
+from kernel.errors import DomainError, InvalidInput, NotFound
 
 MANAGE = Permission.MANAGE_GROUPS
 

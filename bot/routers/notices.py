@@ -57,9 +57,9 @@ from broadcasts.text import (
     check_title,
     parse_reward,
 )
-from groups.errors import InvalidInput
 from groups.model import Audience, GeoPoint
 from groups.roles import Permission, Principal
+from kernel.errors import InvalidInput
 from storage.notices import (
     MongoDeliveryRepository,
     MongoDraftRepository,

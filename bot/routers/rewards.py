@@ -27,9 +27,9 @@ from aiogram.types import (
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
-from groups.audit import AuditEntry
-from groups.errors import InvalidInput, PermissionDenied
 from groups.roles import Permission, Principal, Role, Scope
+from kernel.audit import AuditEntry
+from kernel.errors import InvalidInput, PermissionDenied
 from rewards.ledger import (
     DIMENSIONS,
     Amounts,

@@ -57,9 +57,9 @@ from bot.tip_views import (
     tipster_label,
     when,
 )
-from groups.errors import InvalidInput, NotFound
 from groups.model import GeoPoint
 from groups.roles import Permission, Principal
+from kernel.errors import InvalidInput, NotFound
 from storage.rewards import MongoRewardsInProgress
 from storage.tips import (
     MongoGroupHints,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
-from groups.audit import AuditEntry
+from kernel.audit import AuditEntry
 from storage.audit import MongoAuditLog
 from tests.console.harness import ConsoleWorld, PageWatch, open_context, screenshot
 

@@ -24,7 +24,7 @@ import pytest
 from bot.app import App
 from bot.config import Settings
 from bot.runner import run
-from groups.clock import ManualClock
+from kernel.clock import ManualClock
 from storage.embedded import EmbeddedMongo, free_port
 from tests.fakebot import FakeTelegram
 from tests.waiting import DEADLINE_S, wait_until  # noqa: F401 (re-exported to the e2e tests)

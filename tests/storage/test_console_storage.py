@@ -9,10 +9,10 @@ import pytest
 
 from console.live import CLOSED, RELOAD, LiveEvent, LiveHub, Topic
 from groups.access import RoleService
-from groups.clock import ManualClock
-from groups.errors import PermissionDenied
 from groups.roles import Role, RoleGrant
 from groups.signin import SignInRefused, SignInService, digest
+from kernel.clock import ManualClock
+from kernel.errors import PermissionDenied
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog
 from storage.changes import MongoChangeFeed, ResumeLost

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.jobs import LEASE, Jobs
-from groups.clock import ManualClock
+from kernel.clock import ManualClock
 from storage.client import Database
 from storage.leases import MongoLeases
 

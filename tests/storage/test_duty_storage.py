@@ -12,9 +12,9 @@ from duty.model import EscalationPolicy, Team, parse_patterns
 from duty.ports import OpenTip, SwapState
 from duty.service import DutyService
 from groups.access import RoleService
-from groups.clock import ManualClock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.roles import UNRESTRICTED, Principal, Role, Scope
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog
 from storage.client import Database

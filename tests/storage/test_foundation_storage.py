@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from groups.access import RoleService
-from groups.clock import ManualClock
-from groups.errors import InvalidInput, PermissionDenied
 from groups.roles import UNRESTRICTED, Principal, Role, RoleGrant, Scope
 from groups.users import UserProfile
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput, PermissionDenied
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog
 from storage.client import Database

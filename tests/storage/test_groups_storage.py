@@ -9,8 +9,6 @@ import pytest
 
 from groups.admission import AdmissionService, Application, AppState, Card
 from groups.catalog import AreaSpec, Catalog, parse_area_args
-from groups.clock import ManualClock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.members import (
     Member,
     MemberFilter,
@@ -20,6 +18,8 @@ from groups.members import (
 )
 from groups.model import Group, GroupStatus
 from groups.roles import Principal, Role, RoleGrant, Scope
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 from storage.admission import MongoApplicationRepository
 from storage.audit import MongoAuditLog
 from storage.catalog import MongoScopeCatalog

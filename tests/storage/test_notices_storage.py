@@ -34,10 +34,10 @@ from broadcasts.model import (
 )
 from broadcasts.ports import Target
 from broadcasts.service import NoticeService
-from groups.clock import ManualClock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.model import Area, Audience, GeoPoint, Group, GroupStatus
 from groups.roles import Principal, Role, RoleGrant, Scope
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 from storage.audit import MongoAuditLog
 from storage.client import Database
 from storage.groups import MongoAreaRepository, MongoGroupRepository

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from groups.clock import ManualClock
-from groups.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from groups.roles import Principal, Role, RoleGrant, Scope
+from kernel.clock import ManualClock
+from kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from rewards.model import (
     Basis,
     EventKind,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from groups.clock import ManualClock
-from groups.errors import InvalidInput, NotFound, PermissionDenied
 from groups.model import GeoPoint
 from groups.roles import PermissionTable, Principal, Role, RoleGrant, Scope
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput, NotFound, PermissionDenied
 from storage.audit import MongoAuditLog
 from storage.client import Database
 from storage.tips import (

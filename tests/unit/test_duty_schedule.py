@@ -29,8 +29,8 @@ from duty.schedule import (
     shifts_at,
     shifts_between,
 )
-from groups.clock import ManualClock
-from groups.errors import InvalidInput
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput
 
 DAY0 = date(2026, 3, 2)
 OPS = tuple(range(101, 111))  # ten operators

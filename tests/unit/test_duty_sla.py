@@ -9,7 +9,7 @@ import pytest
 from duty.alerts import Alert, AlertKind, AlertState, Level, Step, after, due_for
 from duty.model import EscalationPolicy
 from duty.sla import median, percentile, sla_report
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 T0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
 

@@ -17,7 +17,6 @@ from groups.admission import (
     validate_answer,
 )
 from groups.catalog import parse_area_args, parse_point, parse_radius, slug
-from groups.errors import InvalidInput
 from groups.members import (
     Member,
     Membership,
@@ -28,6 +27,7 @@ from groups.members import (
     roster_csv,
 )
 from groups.registry import REQUIRED_RIGHTS, missing_rights
+from kernel.errors import InvalidInput
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

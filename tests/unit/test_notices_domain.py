@@ -18,7 +18,7 @@ from broadcasts.text import (
     parse_reward,
     utf16_len,
 )
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 T0 = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
 

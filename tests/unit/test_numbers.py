@@ -34,7 +34,7 @@ def test_typed_dates_stay_inside_the_calendar() -> None:
 
     from bot.routers.duty import parse_day
     from bot.routers.notices import parse_when
-    from groups.errors import InvalidInput
+    from kernel.errors import InvalidInput
     from tips.period import parse_period
 
     tz = ZoneInfo("Asia/Shanghai")

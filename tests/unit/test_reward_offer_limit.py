@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from broadcasts.text import MAX_REWARD, parse_reward
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 
 def test_the_default_limit_is_the_rewards_default() -> None:

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 from rewards.ledger import build_ledger, ledger_csv, parse_period, parse_range
 from rewards.model import (
     REWARD_ID_RE,

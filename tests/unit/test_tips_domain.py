@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from groups.errors import InvalidInput
 from groups.model import GeoPoint
 from groups.roles import Permission, PermissionTable, Principal, Role, RoleGrant, Scope
+from kernel.errors import InvalidInput
 from tips.anonymity import PSEUDONYM_LETTERS, intake_key, new_id, new_pseudonym
 from tips.codes import ALPHABET, CODE_RE, new_code, normalize_code
 from tips.flood import FloodLimit

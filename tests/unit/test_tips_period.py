@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.routers.tips import NearArgs, parse_near_args
-from groups.errors import InvalidInput
+from kernel.errors import InvalidInput
 from tips.model import TipStatus
 from tips.period import Period, parse_period
 
