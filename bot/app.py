@@ -28,6 +28,7 @@ from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
 from bot.middlewares.throttle import ThrottleMiddleware
 from bot.routers import FEATURES
 from bot.sender import install_sender
+from bot.services import Foundation, build_services
 from bot.session import TelegramSession
 from broadcasts.ratelimit import Limits
 from groups.access import RoleService
@@ -101,6 +102,7 @@ class App:
                 await hook()
             except Exception:
                 log.exception("shutdown hook failed")
+        await self.ctx.outgoing.close()  # features' sends are over: release any waiter
         await self.bot.session.close()
 
     def allowed_updates(self) -> list[str]:
@@ -148,6 +150,25 @@ def build_app(
         ),
         max_retries=settings.send_max_retries,
     )
+    events = EventBus()
+    inflight = InFlight()
+    groups = MongoGroupRepository(db)
+    areas = MongoAreaRepository(db)
+    services = build_services(
+        Foundation(
+            settings=settings,
+            db=db,
+            bot=bot,
+            clock=clock,
+            audit=audit,
+            roles=roles,
+            users=users,
+            events=events,
+            groups=groups,
+            areas=areas,
+            inflight=inflight,
+        )
+    )
     ctx = AppContext(
         settings=settings,
         bot=bot,
@@ -160,9 +181,12 @@ def build_app(
         commands=CommandRegistry(),
         scheduler=scheduler,
         jobs=Jobs(scheduler, MongoLeases(db), clock),
-        events=EventBus(),
-        groups=MongoGroupRepository(db),
-        areas=MongoAreaRepository(db),
+        events=events,
+        groups=groups,
+        areas=areas,
+        services=services,
+        outgoing=outgoing,
+        inflight=inflight,
     )
     ctx.provide(
         settings=settings,
@@ -171,9 +195,9 @@ def build_app(
         users=users,
         roles=roles,
         ctx=ctx,
-        events=ctx.events,
-        groups_repo=ctx.groups,
-        areas_repo=ctx.areas,
+        events=events,
+        groups_repo=groups,
+        areas_repo=areas,
         outgoing=outgoing,
     )
 
@@ -205,5 +229,5 @@ def build_app(
         module = importlib.import_module(name)
         dp.include_router(module.setup(ctx))
     inline_sync_filters(dp)
-    dp.workflow_data.update(ctx.services)
+    dp.workflow_data.update(ctx.handler_data())
     return App(ctx=ctx, dp=dp)

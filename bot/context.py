@@ -15,6 +15,8 @@ from bot.config import Settings
 from bot.events import EventBus
 from bot.inflight import InFlight
 from bot.jobs import Jobs
+from bot.sender import Pacer
+from bot.services import Services
 from groups.access import RoleService
 from kernel.audit import AuditLog
 from kernel.clock import Clock
@@ -41,14 +43,25 @@ class AppContext:
     events: EventBus
     groups: MongoGroupRepository
     areas: MongoAreaRepository
-    # Injected into every handler by parameter name (aiogram workflow_data).
-    inflight: InFlight = field(default_factory=InFlight)
-    services: dict[str, Any] = field(default_factory=dict)
+    # The domain services and the bridges between features (bot/services.py): what
+    # features use of each other, typed.
+    services: Services
+    # The one rate limiter of all outgoing traffic (closed by the app at shutdown).
+    outgoing: Pacer
+    inflight: InFlight
+    # A feature's own runtime objects its handlers receive by parameter name (aiogram
+    # workflow_data), e.g. the notices' broadcaster: ``ctx.provide(broadcaster=...)``.
+    provided: dict[str, Any] = field(default_factory=dict)
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
 
-    def provide(self, **services: Any) -> None:
-        for name, value in services.items():
-            if name in self.services:
-                raise ValueError(f"service {name!r} provided twice")
-            self.services[name] = value
+    def provide(self, **objects: Any) -> None:
+        taken = set(self.provided) | set(self.services.handler_data())
+        for name, value in objects.items():
+            if name in taken:
+                raise ValueError(f"{name!r} provided twice")
+            self.provided[name] = value
+
+    def handler_data(self) -> dict[str, Any]:
+        """Everything handlers may receive by parameter name."""
+        return self.services.handler_data() | self.provided

@@ -27,6 +27,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot import tip_views
+from bot.bridges import TipsBridge
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
@@ -42,7 +43,7 @@ from duty.model import (
     parse_hhmm,
     parse_patterns,
 )
-from duty.ports import OpenTip, SwapRequest
+from duty.ports import SwapRequest
 from duty.service import (
     MAX_SCHEDULE_DAYS,
     CoverageWarning,
@@ -53,13 +54,8 @@ from duty.service import (
 )
 from duty.sla import SlaRow
 from groups.roles import Permission, Principal, Scope
-from kernel.errors import DomainError, InvalidInput
-from storage.catalog import MongoScopeCatalog
-from storage.duty import MongoDutyRepository, MongoNoticeDirectory, MongoTipDirectory
-from tips.api import TipsApi
+from kernel.errors import InvalidInput
 from tips.events import TipMessageAdded, TipSubmitted
-from tips.model import Part, ThreadMessage, TipStatus, TipSummary
-from tips.service import TipService
 
 log = logging.getLogger("six_circles.duty")
 
@@ -102,120 +98,6 @@ class OpenCB(CallbackData, prefix="dopen"):
 class SwapCB(CallbackData, prefix="dswp"):
     s: str
     ok: bool
-
-
-# ---------------------------------------------------------------- tips bridge
-
-
-class TipsBridge:
-    """Duty's view of the tips feature (implements ``duty.ports.TipSource``).
-
-    Status changes and card registration go through ``tips_api``; card text comes from
-    ``bot.tip_views.card_text`` (pseudonym only, never the tipster); a thread message's
-    own content is read from the tip's thread. Status and open tips for handovers are read
-    from the ``tips`` collection's documented fields.
-    """
-
-    def __init__(self, ctx: AppContext, directory: MongoTipDirectory) -> None:
-        self._ctx = ctx
-        self._dir = directory
-
-    @property
-    def api(self) -> TipsApi | None:
-        api = self._ctx.services.get("tips_api")
-        return api if isinstance(api, TipsApi) else None
-
-    async def mark_acknowledged(self, tip_id: str, actor_id: int) -> None:
-        api = self.api
-        if api is None:
-            log.warning("tips_api missing: tip %s acknowledged only in duty", tip_id)
-            return
-        try:
-            summary = await api.summary(tip_id)
-            # Never move a tip back: an investigator may have taken it further meanwhile.
-            if summary is None or summary.status is not TipStatus.NEW:
-                return
-            await api.set_status(tip_id, TipStatus.ACKNOWLEDGED, actor_id)
-        except (DomainError, ValueError) as exc:
-            log.info("tip %s status not changed by duty: %r", tip_id, exc)
-            return
-        # The first acknowledgement: the tipster hears of it, under the tip code (never who
-        # took it), in the background so the officer's button is answered at once. Nothing
-        # is sent for a tip whose tipster unlinked it (/forget).
-        messenger = self._ctx.services.get("tipster_messenger")
-        if isinstance(messenger, tip_views.TipsterMessenger):
-            self._ctx.inflight.spawn(
-                self._tell_tipster(messenger, tip_id), f"tip-acknowledged-{tip_id}"
-            )
-
-    @staticmethod
-    async def _tell_tipster(messenger: tip_views.TipsterMessenger, tip_id: str) -> None:
-        if not await messenger.send(tip_id, "tips.status_changed.acknowledged"):
-            log.info(
-                "tipster of %s not told of the acknowledgement (unlinked or unreachable)", tip_id
-            )
-
-    async def is_handled(self, tip_id: str) -> bool:
-        status = await self._dir.status(tip_id)
-        return status is not None and status != TipStatus.NEW.value
-
-    async def open_tips(self, sector: str | None, area: str | None) -> list[OpenTip]:
-        return await self._dir.open_tips(sector, area)
-
-    async def summary(self, tip_id: str) -> TipSummary | None:
-        api = self.api
-        return await api.summary(tip_id) if api is not None else None
-
-    async def register_card(self, chat_id: int, message_id: int, tip_id: str) -> None:
-        api = self.api
-        if api is None:
-            return
-        try:
-            await api.register_card(chat_id, message_id, tip_id)
-        except Exception:
-            log.exception("register_card failed for tip %s", tip_id)
-
-    async def _thread_message(self, tip_id: str, message_id: str) -> ThreadMessage | None:
-        service = self._ctx.services.get("tip_service")
-        if not isinstance(service, TipService):
-            return None
-        thread = await service.repo.thread(tip_id, limit=500)
-        return next((m for m in thread if m.message_id == message_id), None)
-
-    async def thread_text(self, tip_id: str, message_id: str) -> str | None:
-        msg = await self._thread_message(tip_id, message_id)
-        if msg is None:
-            return None
-        body = "\n".join(p.text for p in msg.parts if p.text)
-        if msg.media:
-            body = f"{body}\n📎{len(msg.media)}".strip()
-        return body
-
-    async def media(self, alert: Alert) -> tuple[Part, ...]:
-        """The files an alert is about: the thread message's for a new message, else the
-        tip's (photos, videos, voice, documents; by Telegram file id)."""
-        if alert.kind is AlertKind.MESSAGE and alert.message_id:
-            msg = await self._thread_message(alert.tip_id, alert.message_id)
-            return msg.media if msg is not None else ()
-        api = self.api
-        tip = await api.tip(alert.tip_id) if api is not None else None
-        return tip.media if tip is not None else ()
-
-    async def body(
-        self, alert: Alert, t: Translator, tz: ZoneInfo, *, whole: bool = False
-    ) -> str | None:
-        """The tip's content, location and notice, as the tips feature renders it; cut to
-        fit a card (UTF-16 units, as Telegram counts), or ``whole`` (Open)."""
-        summary = await self.summary(alert.tip_id)
-        if summary is None:
-            return None
-        text = tip_views.card_text(t, summary, tz, whole=whole)
-        if alert.kind is AlertKind.MESSAGE and alert.message_id:
-            extra = await self.thread_text(alert.tip_id, alert.message_id)
-            if extra:
-                extra = extra if whole else tip_views.fit_text(extra, 1500)
-                text = t("duty.card_message", text=extra) + "\n\n" + text
-        return text if whole else tip_views.fit_text(text, 3600)
 
 
 def subscribe_tip_events(ctx: AppContext, dispatch: DutyDispatch) -> None:
@@ -622,22 +504,10 @@ def setup(ctx: AppContext) -> Router:
     router = Router(name="duty")
     ctx.commands.add(*COMMANDS)
     settings = ctx.settings
-    tips = TipsBridge(ctx, MongoTipDirectory(ctx.db))
-    svc = DutyService(
-        MongoDutyRepository(ctx.db),
-        ctx.roles,
-        MongoScopeCatalog(ctx.db),
-        tips,
-        MongoNoticeDirectory(ctx.db),
-        ctx.audit,
-        ctx.clock,
-        default_tz=settings.timezone,
-        coverage_hour=settings.duty_coverage_hour,
-        coverage_horizon_h=settings.duty_coverage_horizon_h,
-        reminder_min=settings.duty_reminder_min,
-    )
+    svc = ctx.services.duty
+    tips = ctx.services.duty_tips
     dispatch = DutyDispatch(ctx, svc, tips)
-    ctx.provide(duty=svc, duty_dispatch=dispatch)
+    ctx.provide(duty_dispatch=dispatch)
     subscribe_tip_events(ctx, dispatch)
     ctx.jobs.every(SWEEP_ESCALATE, settings.duty_escalation_sweep_s, dispatch.escalate)
     ctx.jobs.every(SWEEP_HANDOVER, 60, dispatch.handover)

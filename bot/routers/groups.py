@@ -89,7 +89,6 @@ def setup(ctx: AppContext) -> Router:
     router = Router(name="groups")
     kit = Kit.build(ctx)
     ctx.commands.add(*COMMANDS)
-    ctx.provide(catalog=kit.catalog, group_service=kit.groups, member_service=kit.members)
 
     # ------------------------------------------------------------------ sectors
     @router.message(Command("sectors"), flags={"chat": "private", "perm": MANAGE})

@@ -30,9 +30,9 @@ from aiogram.types import (
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
-from bot.notice_views import NoticeViews, local_time, status_label
+from bot.notice_views import local_time, status_label
 from bot.numbers import FIRST_YEAR, LAST_YEAR, plausible_year, whole
-from bot.sender import Pacer, TelegramNoticeMessenger, urgent
+from bot.sender import TelegramNoticeMessenger, urgent
 from broadcasts.delivery import CountsFn, DeliveryEngine
 from broadcasts.model import (
     PHOTO_REQUIRED,
@@ -61,10 +61,8 @@ from groups.model import Audience, GeoPoint
 from groups.roles import Permission, Principal
 from kernel.errors import InvalidInput
 from storage.notices import (
-    MongoDeliveryRepository,
     MongoDraftRepository,
     MongoNoticeRepository,
-    MongoRecurrenceRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -358,21 +356,12 @@ def setup(ctx: AppContext) -> Router:
     ctx.commands.add(*COMMANDS)
     settings = ctx.settings
     tz = settings.tz
-    notices = MongoNoticeRepository(ctx.db)
-    deliveries = MongoDeliveryRepository(ctx.db)
+    svc = ctx.services
+    notices = svc.notices_repo
+    deliveries = svc.deliveries_repo
     drafts = MongoDraftRepository(ctx.db)
-    views = NoticeViews(tz)
-    service = NoticeService(
-        notices,
-        deliveries,
-        ctx.groups,
-        MongoRecurrenceRepository(ctx.db),
-        ctx.audit,
-        ctx.clock,
-        views.main_text,
-        locale=settings.default_locale,
-        max_reward=settings.rewards_max_amount,
-    )
+    views = svc.notice_views
+    service = svc.notice_service
     progress = ProgressMessages(ctx.bot, notices, ctx, settings.notice_progress_s)
     engine = DeliveryEngine(
         notices,
@@ -387,13 +376,13 @@ def setup(ctx: AppContext) -> Router:
         stale_s=settings.notice_resume_after_s,
         # The registry service (bot.routers.groups, set up first): a migration moves the
         # group's members and applications too.
-        migrations=ctx.services.get("group_service"),
+        migrations=svc.group_service,
         # A run that ended with work left (claims to lapse first): the deliver sweep runs
         # again once they have (it runs every 5 s as well).
         retry=lambda _notice_id, seconds: ctx.jobs.wake_in("notices.deliver", seconds),
     )
     broadcaster = Broadcaster(ctx, engine, notices, progress, service)
-    ctx.provide(notice_service=service, broadcaster=broadcaster)
+    ctx.provide(broadcaster=broadcaster)
 
     async def sweep_schedule() -> None:
         for n in await service.dispatch_due():
@@ -411,9 +400,6 @@ def setup(ctx: AppContext) -> Router:
 
     async def shutdown() -> None:
         await broadcaster.stop()
-        pacer = ctx.services.get("outgoing")
-        if isinstance(pacer, Pacer):
-            await pacer.close()
 
     ctx.on_shutdown.append(shutdown)
 

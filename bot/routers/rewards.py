@@ -9,8 +9,8 @@ through the tips feature's messenger, which alone knows who the tipster is.
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
-from typing import Any, Protocol
+from datetime import date
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -27,6 +27,7 @@ from aiogram.types import (
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
+from bot.tip_views import TipsterMessenger
 from groups.roles import Permission, Principal, Role, Scope
 from kernel.audit import AuditEntry
 from kernel.errors import InvalidInput, PermissionDenied
@@ -45,22 +46,13 @@ from rewards.model import (
     Reward,
     RewardEvent,
     RewardState,
-    TipInfo,
     format_money,
     normalize_tip_code,
     parse_amount,
     parse_method,
     parse_outcome,
 )
-from rewards.service import OFFICIAL, RewardService, scope_of
-from storage.rewards import (
-    MongoNoticeDirectory,
-    MongoOutbox,
-    MongoOutcomeStore,
-    MongoReminderClaims,
-    MongoRewardStore,
-    MongoTipDirectory,
-)
+from rewards.service import OFFICIAL, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -96,109 +88,10 @@ COMMANDS = (
 )
 
 
-class TipsterMessenger(Protocol):
-    """The tips feature's ``tipster_messenger`` (see docs/integration.md)."""
-
-    async def send(self, tip_id: str, key: str, **params: Any) -> bool: ...
-
-    async def owns(self, code: str, user_id: int) -> bool: ...
-
-
-class TipsApi(Protocol):
-    """The tips feature's ``tips_api`` (see docs/integration.md); only what rewards uses."""
-
-    async def by_code(self, code: str) -> Any: ...
-
-    async def summary(self, tip_id: str) -> Any: ...
-
-    async def set_status(self, tip_id: str, status: str, actor_id: int) -> Any: ...
-
-
-def _tip_info(summary: Any) -> TipInfo | None:
-    if summary is None:
-        return None
-    return TipInfo(
-        tip_id=str(summary.tip_id),
-        code=str(summary.code),
-        notice_id=summary.notice_id,
-        sector=summary.sector,
-        area=summary.area,
-        status=str(getattr(summary.status, "value", summary.status)),
-    )
-
-
-class ServiceTipDirectory:
-    """TipDirectory through the tips feature's ``tips_api`` when it runs (validated, audited
-    status changes); directly on the documented ``tips`` fields otherwise."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
-        self._fallback = MongoTipDirectory(ctx.db)
-
-    def _api(self) -> TipsApi | None:
-        api: TipsApi | None = self._ctx.services.get("tips_api")
-        return api
-
-    async def by_code(self, code: str) -> TipInfo | None:
-        api = self._api()
-        if api is None:
-            return await self._fallback.by_code(code)
-        return _tip_info(await api.by_code(code))
-
-    async def get(self, tip_id: str) -> TipInfo | None:
-        api = self._api()
-        if api is None:
-            return await self._fallback.get(tip_id)
-        return _tip_info(await api.summary(tip_id))
-
-    async def set_status(self, tip_id: str, status: str, actor_id: int) -> None:
-        api = self._api()
-        if api is None:
-            await self._fallback.set_status(tip_id, status, actor_id)
-        else:
-            await api.set_status(tip_id, status, actor_id)
-
-
-class MessengerTipsterCheck:
-    """The rewards domain's TipsterCheck, answered by the tips feature's
-    ``tipster_messenger.owns``: rewards learns yes or no about the person acting, never
-    who the tipster is. Without the tips feature nobody can tell: everyone counts as the
-    tipster, so decisions are refused rather than allowed."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
-
-    async def is_tipster(self, code: str, user_id: int) -> bool:
-        m: TipsterMessenger | None = self._ctx.services.get("tipster_messenger")
-        return True if m is None else await m.owns(code, user_id)
-
-
 class RewardCb(CallbackData, prefix="rw"):
     action: str  # "a" approve, "r" reject
     rid: str
     v: int  # the reward version the card showed: a changed reward makes the card stale
-
-
-def build_service(ctx: AppContext) -> tuple[RewardService, MongoOutbox]:
-    s = ctx.settings
-    outbox = MongoOutbox(ctx.db, ctx.clock)
-    service = RewardService(
-        MongoRewardStore(ctx.db),
-        MongoOutcomeStore(ctx.db),
-        ServiceTipDirectory(ctx),
-        MongoNoticeDirectory(ctx.db),
-        outbox,
-        MongoReminderClaims(ctx.db),
-        ctx.audit,
-        ctx.clock,
-        tz=s.tz,
-        tipsters=MessengerTipsterCheck(ctx),
-        max_amount=s.rewards_max_amount,
-        currency=s.rewards_currency,
-        remind_after=timedelta(hours=s.rewards_remind_after_h),
-        claim_instructions=s.rewards_claim_instructions,
-    )
-    return service, outbox
 
 
 def _args(command: CommandObject) -> str:
@@ -208,14 +101,12 @@ def _args(command: CommandObject) -> str:
 def setup(ctx: AppContext) -> Router:
     router = Router(name="rewards")
     ctx.commands.add(*COMMANDS)
-    service, outbox = build_service(ctx)
+    service, outbox = ctx.services.reward_service, ctx.services.reward_outbox
     settings = ctx.settings
     tz = settings.tz
-    ctx.provide(reward_service=service)
 
-    def messenger() -> TipsterMessenger | None:
-        m: TipsterMessenger | None = ctx.services.get("tipster_messenger")
-        return m
+    def messenger() -> TipsterMessenger:
+        return ctx.services.tipster_messenger
 
     async def translator_for(user_id: int) -> Translator:
         profile = await ctx.users.get(user_id)

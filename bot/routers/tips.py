@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
 from typing import Annotated, Any
@@ -40,13 +39,11 @@ from pydantic import Field
 from pymongo.errors import PyMongoError
 
 from bot.commands import CommandSpec
-from bot.config import Settings
 from bot.context import AppContext
 from bot.i18n import Translator
 from bot.numbers import whole
 from bot.tip_views import (
     Relay,
-    TipsterMessenger,
     failure_reason,
     list_line,
     media_summary,
@@ -60,18 +57,10 @@ from bot.tip_views import (
 from groups.model import GeoPoint
 from groups.roles import Permission, Principal
 from kernel.errors import InvalidInput, NotFound
-from storage.rewards import MongoRewardsInProgress
 from storage.tips import (
     MongoGroupHints,
-    MongoMemberLookup,
-    MongoNoticeLookup,
-    MongoTipDrafts,
-    MongoTipRepository,
 )
-from tips.api import TipsApi
-from tips.flood import FloodLimit
 from tips.geo import checked_point
-from tips.geocoding import NominatimGeocoder
 from tips.model import (
     Direction,
     DraftMode,
@@ -89,8 +78,7 @@ from tips.model import (
     TipsterIdentity,
 )
 from tips.period import Period, parse_period
-from tips.ports import Geocoder
-from tips.service import TextOutcome, TipLimits, TipService
+from tips.service import TextOutcome
 
 log = logging.getLogger(__name__)
 
@@ -148,42 +136,6 @@ class TipPage(CallbackData, prefix="tpl"):
 
 class NearQuery(StatesGroup):
     waiting_location = State()
-
-
-def build_geocoder(ctx: AppContext) -> Geocoder | None:
-    s = ctx.settings
-    if s.tips_geocoder != "nominatim":
-        return None
-    clock = ctx.clock
-    return NominatimGeocoder(
-        user_agent=s.tips_nominatim_user_agent,
-        base_url=s.tips_nominatim_url,
-        timeout_s=s.tips_geocoder_timeout_s,
-        country_codes=s.tips_nominatim_country_codes,
-        monotonic=lambda: clock.now().timestamp(),  # 1 request/s by the bot's clock
-    )
-
-
-def id_key_of(settings: Settings) -> bytes:
-    """TIPS_ID_KEY (required in production, see ``Settings``); in development without one,
-    a random key for this process: the duplicate guard then forgets at restart."""
-    if settings.tips_id_key is not None:
-        return settings.tips_id_key.get_secret_value().encode()
-    log.warning(
-        "TIPS_ID_KEY is not set: using a random key for this process (development only; "
-        "scripts/run writes one into .env)"
-    )
-    return secrets.token_bytes(32)
-
-
-def limits_from(ctx: AppContext) -> TipLimits:
-    s = ctx.settings
-    return TipLimits(
-        max_text_chars=s.tips_max_text_chars,
-        max_parts=s.tips_max_parts,
-        max_file_bytes=s.tips_max_file_mb * 1024 * 1024,
-        flood=FloodLimit(s.tips_flood_limit, s.tips_flood_window_s),
-    )
 
 
 def identity_of(message_or_cb: Message | CallbackQuery) -> TipsterIdentity:
@@ -336,23 +288,10 @@ def setup(ctx: AppContext) -> Router:
     ctx.commands.add(*COMMANDS)
     settings = ctx.settings
     tz = settings.tz
-    repo = MongoTipRepository(ctx.db, ctx.clock)
-    service = TipService(
-        repo,
-        MongoTipDrafts(ctx.db, ctx.clock),
-        MongoNoticeLookup(ctx.db),
-        MongoMemberLookup(ctx.db),
-        ctx.events,
-        ctx.audit,
-        ctx.clock,
-        id_key=id_key_of(settings),
-        limits=limits_from(ctx),
-        geocoder=build_geocoder(ctx),
-        rewards=MongoRewardsInProgress(ctx.db),
-    )
-    api = TipsApi(service)
-    messenger = TipsterMessenger(ctx.bot, service, ctx.users, settings.default_locale)
-    ctx.provide(tips_api=api, tipster_messenger=messenger, tip_service=service)
+    service = ctx.services.tip_service
+    repo = service.repo
+    api = ctx.services.tips_api
+    messenger = ctx.services.tipster_messenger
     hints = MongoGroupHints(ctx.db)
     bot_username: dict[str, str] = {}
 

@@ -37,7 +37,7 @@ def head(key: str) -> str:
 
 
 def svc(world: World) -> DutyService:
-    service = world.app.ctx.services["duty"]
+    service = world.app.ctx.services.duty
     assert isinstance(service, DutyService)
     return service
 
@@ -479,7 +479,7 @@ async def test_sla_figures_from_known_data(world: World) -> None:
     ops, mgr, _ = await crew(world)
     op1, op2, _op3, _ = ops
     await make_team(world, ops, mgr)
-    dispatch = world.app.ctx.services["duty_dispatch"]
+    dispatch = world.app.ctx.provided["duty_dispatch"]
     # Four tips an hour apart, acknowledged after 60 s, 240 s and 600 s; one never.
     for i, (wait, who) in enumerate(((60, op1), (240, op2), (600, op1), (None, None))):
         world.clock.set(world.clock.now().replace(hour=2 + i, minute=0, second=0))

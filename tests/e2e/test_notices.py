@@ -352,7 +352,7 @@ async def test_restart_mid_delivery_no_duplicate_no_gap(
     world.tg.advance(31)
     assert await world.app.ctx.jobs.renew()
     await world.app.ctx.jobs.run_now("notices.deliver")
-    await world.app.ctx.services["broadcaster"].wait_idle()
+    await world.app.ctx.provided["broadcaster"].wait_idle()
     assert set(reached()) == done_before
     # That run asked for another once the claims have lapsed (the 5 s sweep runs too) ...
     wake = world.app.ctx.scheduler.get_job("wake:notices.deliver:in")
@@ -478,7 +478,7 @@ async def test_database_error_mid_delivery_still_reaches_every_group_once(world:
     # (the database away a moment).
     flaky = FlakyDeliveries(world.db)
     flaky.fail("finish", -1002)
-    world.app.ctx.services["broadcaster"]._engine._deliveries = flaky
+    world.app.ctx.provided["broadcaster"]._engine._deliveries = flaky
     summary = await compose(world, inv, photos=1)
     await inv.presses(summary, nt("send"))
     await inv.expect("delivered: 3 sent, 0 failed (of 3 groups)")

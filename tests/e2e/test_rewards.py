@@ -48,7 +48,7 @@ async def setup(world: World, **claim: str) -> Cast:
         await world.runner.restart(rewards_claim_instructions=claim)
     cast = Cast(world)
     ctx = world.app.ctx
-    assert isinstance(ctx.services["tipster_messenger"], TipsterMessenger)  # the real one
+    assert isinstance(ctx.services.tipster_messenger, TipsterMessenger)  # the real one
     boss = await ctx.roles.principal(cast.boss.id)
     for person, role, scope in (
         (cast.officer, Role.INVESTIGATOR, UNRESTRICTED),

@@ -21,7 +21,7 @@ async def test_flood_guard_covers_edits_and_join_requests_and_forgets(
     world: World, runner: BotRunner
 ) -> None:
     await runner.restart(throttle_messages=2, throttle_window_s=10)
-    guard = world.app.ctx.services["throttle"]
+    guard = world.app.ctx.provided["throttle"]
     now = [1000.0]
     guard.clock = lambda: now[0]
     world.tg.add_group(GROUP, "Drivers")
