@@ -100,6 +100,7 @@ def make_console(app: App, pages: Sequence[str] = PAGES) -> ConsoleServer:
         roles=ctx.roles,
         users=ctx.users,
         audit=ctx.audit,
+        domain=ctx.services,
     )
     return ConsoleServer(services, pages=pages)
 

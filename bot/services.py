@@ -19,6 +19,7 @@ from aiogram import Bot
 
 from bot.bridges import RewardsTipDirectory, RewardsTipsterCheck, TipsBridge
 from bot.config import Settings
+from bot.events import EventBus
 from bot.gateway import TelegramGateway
 from bot.inflight import InFlight
 from bot.notice_views import NoticeViews
@@ -119,6 +120,33 @@ class Services:
 
     def handler_data(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def foundation(
+    settings: Settings,
+    db: Database,
+    bot: Bot,
+    clock: Clock,
+    audit: AuditLog,
+    roles: RoleService,
+    users: MongoUserRepository,
+) -> Foundation:
+    """A foundation of its own, for a process that runs the services without the bot's
+    dispatcher (``python -m console``): its own event bus (nothing subscribes there: the
+    bot's processes route tips) and its own background-work tracker."""
+    return Foundation(
+        settings=settings,
+        db=db,
+        bot=bot,
+        clock=clock,
+        audit=audit,
+        roles=roles,
+        users=users,
+        events=EventBus(),
+        groups=MongoGroupRepository(db),
+        areas=MongoAreaRepository(db),
+        inflight=InFlight(),
+    )
 
 
 def tips_id_key(settings: Settings) -> bytes:

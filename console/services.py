@@ -1,10 +1,11 @@
 """The services console pages use: the same domain classes and rules as the bot's.
 
 Built from the settings and the database (``build_services``), either inside the bot's
-process (``python -m bot`` passes its own Bot, clock, role service, users and audit log)
-or alone (``python -m console``). Pages reach them as ``ctx.services`` in ``setup`` and as
-``request.app[SERVICES]`` in handlers. Add a domain service here as a typed field, built
-the way the bot builds it, never a copy of its rules.
+process (``python -m bot`` passes its own domain services: one clock, one rate limiter,
+one event bus) or alone (``python -m console``, which builds them with the bot's own
+``bot.services.build_services``). Pages reach them as ``ctx.services`` in ``setup`` and as
+``request.app[SERVICES]`` in handlers; the domain services are ``services.domain``
+(``bot.services.Services``: tips, notices, duty, rewards, groups), never a copy of a rule.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from aiogram import Bot
 
 from bot.config import Settings
+from bot.services import Services, foundation
+from bot.services import build_services as build_domain
 from console.config import ConsoleConfig
 from groups.access import RoleService
 from groups.signin import SignInService
@@ -38,9 +41,11 @@ class ConsoleServices:
     users: MongoUserRepository
     audit: AuditLog
     signin: SignInService
-    # For outgoing Telegram calls (None in tests that need none). Inside the bot's
-    # process it is the bot's own (one rate limiter); alone, the console's.
-    bot: Bot | None = None
+    # The domain services (the bot's, in the bot's process).
+    domain: Services
+    # For outgoing Telegram calls: inside the bot's process the bot's own (one rate
+    # limiter); alone, the console's.
+    bot: Bot
     # This process's name for its change-stream position (host:port by default).
     instance: str = ""
 
@@ -66,11 +71,12 @@ def build_services(
     settings: Settings,
     db: Database,
     *,
+    bot: Bot,
     clock: Clock | None = None,
-    bot: Bot | None = None,
     roles: RoleService | None = None,
     users: MongoUserRepository | None = None,
     audit: AuditLog | None = None,
+    domain: Services | None = None,
 ) -> ConsoleServices:
     clock = clock or SystemClock()
     config = ConsoleConfig.from_settings(settings)
@@ -83,14 +89,18 @@ def build_services(
         settings.superadmin_ids,
         settings.permissions,
     )
+    users = users or MongoUserRepository(db)
+    if domain is None:
+        domain = build_domain(foundation(settings, db, bot, clock, audit, roles, users))
     return ConsoleServices(
         settings=settings,
         config=config,
         db=db,
         clock=clock,
         roles=roles,
-        users=users or MongoUserRepository(db),
+        users=users,
         audit=audit,
         signin=make_signin(db, roles, audit, clock, config),
+        domain=domain,
         bot=bot,
     )
