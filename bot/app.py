@@ -23,6 +23,8 @@ from bot.events import EventBus
 from bot.inflight import InFlight
 from bot.inline_filters import inline_sync_filters
 from bot.jobs import Jobs
+from bot.kit.identity import BotIdentity
+from bot.kit.people import People
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.context import IdentityMiddleware, UpdateGuardMiddleware
 from bot.middlewares.throttle import ThrottleMiddleware
@@ -84,6 +86,7 @@ class App:
 
     async def startup(self) -> None:
         await MongoScopeCatalog(self.ctx.db).seed()
+        await self.ctx.identity.load()
         for hook in self.ctx.on_startup:
             await hook()
         self.ctx.scheduler.start()
@@ -187,6 +190,8 @@ def build_app(
         services=services,
         outgoing=outgoing,
         inflight=inflight,
+        people=People(users, settings.default_locale),
+        identity=BotIdentity(bot),
     )
     ctx.provide(
         settings=settings,
@@ -195,6 +200,8 @@ def build_app(
         users=users,
         roles=roles,
         ctx=ctx,
+        people=ctx.people,
+        identity=ctx.identity,
         events=events,
         groups_repo=groups,
         areas_repo=areas,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot import tip_views
 from bot.i18n import Translator
 from bot.inflight import InFlight
+from bot.kit.text import fit_text
 from bot.tip_views import TipsterMessenger
 from duty.alerts import Alert, AlertKind
 from duty.ports import OpenTip
@@ -126,9 +127,9 @@ class TipsBridge:
         if alert.kind is AlertKind.MESSAGE and alert.message_id:
             extra = await self.thread_text(alert.tip_id, alert.message_id)
             if extra:
-                extra = extra if whole else tip_views.fit_text(extra, 1500)
+                extra = extra if whole else fit_text(extra, 1500)
                 text = t("duty.card_message", text=extra) + "\n\n" + text
-        return text if whole else tip_views.fit_text(text, 3600)
+        return text if whole else fit_text(text, 3600)
 
 
 def _tip_info(summary: TipSummary | None) -> TipInfo | None:

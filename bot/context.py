@@ -15,6 +15,8 @@ from bot.config import Settings
 from bot.events import EventBus
 from bot.inflight import InFlight
 from bot.jobs import Jobs
+from bot.kit.identity import BotIdentity
+from bot.kit.people import People
 from bot.sender import Pacer
 from bot.services import Services
 from groups.access import RoleService
@@ -49,6 +51,8 @@ class AppContext:
     # The one rate limiter of all outgoing traffic (closed by the app at shutdown).
     outgoing: Pacer
     inflight: InFlight
+    people: People  # a user's language and name
+    identity: BotIdentity  # the bot's username and deep links
     # A feature's own runtime objects its handlers receive by parameter name (aiogram
     # workflow_data), e.g. the notices' broadcaster: ``ctx.provide(broadcaster=...)``.
     provided: dict[str, Any] = field(default_factory=dict)

@@ -36,7 +36,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot.i18n import Translator, normalize_locale
-from broadcasts.text import utf16_len
+from bot.kit.text import fit_text, split_text
 from kernel.errors import DomainError
 from storage.users import MongoUserRepository
 from tips.api import TipsApi
@@ -46,7 +46,7 @@ from tips.service import TipService
 log = logging.getLogger(__name__)
 
 CARD_TEXT_LIMIT = 3900
-MESSAGE_LIMIT = 4096  # UTF-16 code units, as Telegram counts a message's text
+
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 PREVIEW = 90
 
@@ -208,48 +208,6 @@ async def send_card(
                 ids.append(msg.message_id)
                 await tips_api.register_card(chat_id, msg.message_id, tip.tip_id)
     return ids
-
-
-def fit_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text`` cut to at most ``limit`` UTF-16 units (how Telegram counts), ending in "…"
-    when cut; for a message that must be one (a card with buttons)."""
-    if utf16_len(text) <= limit:
-        return text
-    units = 1  # the ellipsis
-    for end, ch in enumerate(text):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            return text[:end] + "…"
-    return text
-
-
-def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """``text`` in pieces of at most ``limit`` UTF-16 code units (most emoji count two),
-    cut at a line break, else a space, in the second half of a piece; else anywhere between
-    two characters. Nothing is lost but the line break or space a piece was cut at."""
-    if utf16_len(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        units = 0
-        end = 0
-        for ch in rest:
-            units += 2 if ord(ch) > 0xFFFF else 1
-            if units > limit:
-                break
-            end += 1
-        cut, skip = end, 0
-        for sep in ("\n", " "):
-            at = rest.rfind(sep, 0, end)
-            if at > end // 2:
-                cut, skip = at, 1
-                break
-        pieces.append(rest[:cut])
-        rest = rest[cut + skip :]
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
 
 
 @dataclass(frozen=True, slots=True)

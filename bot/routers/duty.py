@@ -31,6 +31,7 @@ from bot.bridges import TipsBridge
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator, normalize_locale
+from bot.kit.text import fit_text, split_text
 from bot.numbers import FIRST_YEAR, LAST_YEAR, plausible_year, whole
 from bot.targets import ID_RE, USERNAME_RE
 from duty.alerts import Alert, AlertKind, Level, TipRef
@@ -298,7 +299,7 @@ class DutyDispatch:
                 )
             )
         text = "\n".join(lines)
-        return text if whole else tip_views.fit_text(text)
+        return text if whole else fit_text(text)
 
     def header(self, alert: Alert, level: Level, t: Translator) -> str:
         if level is Level.DUTY:
@@ -978,7 +979,7 @@ def setup(ctx: AppContext) -> Router:
         text = await dispatch.card_text(alert, t, t("duty.card_open", code=alert.code), whole=True)
         await query.answer()
         try:
-            for piece in tip_views.split_text(text):  # all of it, however long
+            for piece in split_text(text):  # all of it, however long
                 msg = await bot.send_message(principal.user_id, piece)
                 await tips.register_card(principal.user_id, msg.message_id, alert.tip_id)
             # Then the files themselves (a group card only counts them), each a tip card

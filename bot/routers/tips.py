@@ -41,6 +41,7 @@ from pymongo.errors import PyMongoError
 from bot.commands import CommandSpec
 from bot.context import AppContext
 from bot.i18n import Translator
+from bot.kit.text import split_text
 from bot.numbers import whole
 from bot.tip_views import (
     Relay,
@@ -49,7 +50,6 @@ from bot.tip_views import (
     media_summary,
     pseudonym_label,
     send_card,
-    split_text,
     status_name,
     tipster_label,
     when,

@@ -222,7 +222,7 @@ async def test_long_thread_messages_arrive_whole_and_failed_relays_are_reported(
         ZH("tips.why.not_found") in refused["text"] and head("tips.relayed") not in refused["text"]
     )
     # Part of a long message delivered: said so, with how much.
-    from bot.tip_views import split_text
+    from bot.kit.text import split_text
 
     again = long_text(4096)
     header = ZH("tips.thread_header_notice", code=code, title="寻找白色面包车")

@@ -81,7 +81,7 @@ def test_list_line() -> None:
 
 
 def test_split_text_counts_utf16_units_and_keeps_everything() -> None:
-    from bot.tip_views import split_text
+    from bot.kit.text import split_text
     from broadcasts.text import utf16_len
 
     assert split_text("short") == ["short"]
@@ -103,7 +103,7 @@ def test_split_text_counts_utf16_units_and_keeps_everything() -> None:
 
 
 def test_fit_text_cuts_by_utf16_units() -> None:
-    from bot.tip_views import fit_text
+    from bot.kit.text import fit_text
     from broadcasts.text import utf16_len
 
     assert fit_text("abc", 3) == "abc"
