@@ -24,6 +24,7 @@ from bot.gateway import TelegramGateway
 from bot.inflight import InFlight
 from bot.notice_views import NoticeViews
 from bot.tip_views import TipsterMessenger
+from broadcasts.monitor import NoticeMonitor
 from broadcasts.service import NoticeService
 from duty.service import DutyService
 from groups.access import RoleService
@@ -107,6 +108,7 @@ class Services:
     notice_service: NoticeService
     notices_repo: MongoNoticeRepository
     deliveries_repo: MongoDeliveryRepository
+    notice_monitor: NoticeMonitor  # the console's notice list and delivery monitor
     # tips
     tip_service: TipService
     tips_api: TipsApi
@@ -281,6 +283,7 @@ def build_services(f: Foundation) -> Services:
         notice_service=notice_service,
         notices_repo=notices_repo,
         deliveries_repo=deliveries_repo,
+        notice_monitor=NoticeMonitor(notice_service, notices_repo, deliveries_repo, f.groups),
         tip_service=tip_service,
         tips_api=tips_api,
         tipster_messenger=messenger,

@@ -250,7 +250,8 @@ class DeliveryEngine:
                 # Idempotent: a crash between planning and marking plans again, adding
                 # nobody twice (one delivery per notice and group).
                 await self._deliveries.plan(notice, await self._planner(notice))
-                await self._notices.mark_planned(notice_id)
+                # The planned total: the monitor counts only unsent deliveries.
+                await self._notices.mark_planned(notice_id, await self._deliveries.total(notice_id))
             priming: list[asyncio.Future[None]] = []
             primed = await self._prime(notice, priming)
             delivered = False

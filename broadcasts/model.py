@@ -113,6 +113,9 @@ class Notice:
     planned: bool = False  # deliveries created (targets resolved at send time)
     scopes: tuple[Scope, ...] = ()  # the sender's broadcast scopes; empty: unrestricted
     synced_revision: int = 0
+    # How many deliveries the notice was planned with (set with ``planned``; None for a
+    # notice planned by an older release). Deliveries are numbered 0..groups-1 (``seq``).
+    groups: int | None = None
 
     @property
     def urgent(self) -> bool:
@@ -143,6 +146,11 @@ class Delivery:
     # holder names it, so a holder whose claim was taken over can no longer write.
     lease: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    # The group's chat id before it became a supergroup (the delivery moved to the new id).
+    migrated_from: int | None = None
+    # Position in the notice's plan, 0..groups-1 (None: planned by an older release).
+    seq: int | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from broadcasts.model import (
     Photo,
     Recurrence,
 )
+from groups.model import Group
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,9 @@ class NoticeRepository(Protocol):
         first time (the investigator's final report goes out once)."""
         ...
 
-    async def mark_planned(self, notice_id: str) -> None: ...
+    async def mark_planned(self, notice_id: str, groups: int | None = None) -> None:
+        """Deliveries are created (``groups`` of them, numbered 0..groups-1)."""
+        ...
 
     async def list_for(self, user_id: int | None, limit: int = 20) -> list[Notice]:
         """Notices created by or shared with ``user_id`` (None: everyone's), newest first."""
@@ -167,6 +170,15 @@ class DeliveryRepository(Protocol):
 
     async def counts(self, notice_id: str) -> DeliveryCounts: ...
 
+    async def total(self, notice_id: str) -> int:
+        """How many deliveries the notice has."""
+        ...
+
+    async def retry_failed(self, notice_id: str, keep: Sequence[str], now: datetime) -> int:
+        """Failed deliveries, but those failed for a reason in ``keep``, back to pending
+        (each from the step it had reached); returns how many."""
+        ...
+
     async def failures(self, notice_id: str) -> list[Delivery]: ...
 
     async def cancel_pending(self, notice_id: str, reason: str, now: datetime) -> int: ...
@@ -214,4 +226,52 @@ class RecurrenceRepository(Protocol):
 
     async def claim_due(self, now: datetime) -> Recurrence | None:
         """Take one due recurrence and move its ``next_at`` forward (atomically)."""
+        ...
+
+
+class NoticeBrowser(Protocol):
+    """The notices as the officer console lists them (``broadcasts.monitor``)."""
+
+    async def page_for(self, user_id: int | None, skip: int, limit: int) -> list[Notice]:
+        """Notices created by or shared with ``user_id`` (None: everyone's), newest first."""
+        ...
+
+    async def sending_for(self, user_id: int | None, limit: int) -> list[Notice]:
+        """Notices being delivered now, of ``user_id`` (None: everyone's)."""
+        ...
+
+
+class DeliveryBrowser(Protocol):
+    """Reads of the delivery monitor; each one query on an index (SecantusDB reads every
+    document of an index range, so ranges are closed and counts skip the sent ones)."""
+
+    async def unsent_counts(self, notice_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per notice: pending, sending and failed deliveries ("sent" are the rest)."""
+        ...
+
+    async def state_counts(self, notice_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per notice: deliveries by state, all of them."""
+        ...
+
+    async def migrated_count(self, notice_id: str) -> int: ...
+
+    async def retryable_count(self, notice_id: str, keep: Sequence[str]) -> int: ...
+
+    async def rows(
+        self,
+        notice_id: str,
+        view: str,
+        *,
+        by_seq: bool,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        """At most ``limit + 1`` deliveries of a page, in plan order."""
+        ...
+
+
+class GroupDirectory(Protocol):
+    async def many(self, chat_ids: Sequence[int]) -> dict[int, Group]:
+        """The registry's groups by chat id (those it knows)."""
         ...

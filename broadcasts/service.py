@@ -34,6 +34,10 @@ from kernel.audit import AuditEntry, AuditLog
 from kernel.clock import Clock
 from kernel.errors import InvalidInput, NotFound, PermissionDenied
 
+# Failed deliveries a retry leaves alone: groups skipped because the notice was closed, and
+# a group's old id when its supergroup got the notice by a delivery of its own.
+NOT_RETRIED = ("closed", "migrated_duplicate")
+
 # Renders the main text a group sees (caption with photos, message without).
 Renderer = Callable[[Notice], str]
 
@@ -188,9 +192,9 @@ class NoticeService:
         return notice
 
     # -- after sending ---------------------------------------------------------------------
-    async def update(
-        self, principal: Principal, ref: str, *, title: str | None = None, body: str | None = None
-    ) -> Notice:
+    async def _prepare_update(
+        self, principal: Principal, ref: str, title: str | None, body: str | None
+    ) -> tuple[Notice, Notice, str | None, str | None]:
         notice = await self.find(principal, ref)
         if notice.status.is_closed:
             raise InvalidInput("notices.err.closed", ref=notice.ref)
@@ -198,6 +202,20 @@ class NoticeService:
         new_body = check_body(body) if body is not None else None
         candidate = replace(notice, title=new_title or notice.title, body=new_body or notice.body)
         check_rendered(self._render(candidate), has_photo=bool(notice.photos))
+        return notice, candidate, new_title, new_body
+
+    async def check_update(
+        self, principal: Principal, ref: str, *, title: str | None = None, body: str | None = None
+    ) -> Notice:
+        """The notice as ``update`` would make it, checked exactly as ``update`` checks it,
+        changing nothing (for a confirmation step). Raises what ``update`` raises."""
+        _, candidate, _, _ = await self._prepare_update(principal, ref, title, body)
+        return candidate
+
+    async def update(
+        self, principal: Principal, ref: str, *, title: str | None = None, body: str | None = None
+    ) -> Notice:
+        notice, _, new_title, new_body = await self._prepare_update(principal, ref, title, body)
         updated = await self._notices.set_content(notice.notice_id, title=new_title, body=new_body)
         if updated is None:
             raise InvalidInput("notices.err.closed", ref=notice.ref)
@@ -217,6 +235,41 @@ class NoticeService:
             )
         )
         return updated
+
+    async def retry(self, principal: Principal, ref: str) -> tuple[Notice, int]:
+        """Send again to the groups a notice failed to reach (not those it skipped because
+        it was closed, nor a group's old id after it became a supergroup that was reached
+        by its own delivery): their deliveries go back to pending, and an active notice is
+        sending again until they are done, so the delivery sweep takes it up. Audited
+        ``notice.retry``. Returns the notice and how many groups are tried again."""
+        notice = await self.find(principal, ref)
+        if notice.status.is_closed:
+            raise InvalidInput("notices.err.closed", ref=notice.ref)
+        if not notice.status.is_open:
+            raise InvalidInput("notices.retry.none", ref=notice.ref)
+        now = self._clock.now()
+        count = await self._deliveries.retry_failed(notice.notice_id, NOT_RETRIED, now)
+        if count == 0:
+            raise InvalidInput("notices.retry.none", ref=notice.ref)
+        moved = await self._notices.transition(
+            notice.notice_id, [NoticeStatus.ACTIVE], NoticeStatus.SENDING
+        )
+        current = moved or await self._notices.get(notice.notice_id) or notice
+        if current.status.is_closed:
+            # Closed meanwhile: groups not reached never get a closed notice.
+            await self._deliveries.cancel_pending(notice.notice_id, "closed", now)
+            raise InvalidInput("notices.err.closed", ref=notice.ref)
+        await self._audit.record(
+            AuditEntry(
+                principal.user_id,
+                "notice.retry",
+                "notice",
+                notice.notice_id,
+                now,
+                {"ref": notice.ref, "groups": count, "was": notice.status.value},
+            )
+        )
+        return current, count
 
     async def close(self, principal: Principal, ref: str, status: NoticeStatus) -> Notice:
         if status not in (NoticeStatus.SOLVED, NoticeStatus.WITHDRAWN):
@@ -350,6 +403,7 @@ class NoticeService:
                 revision=0,
                 synced_revision=0,
                 planned=False,
+                groups=None,
                 progress_chat_id=None,
                 progress_message_id=None,
                 recurrence_id=rec.recurrence_id,

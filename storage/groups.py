@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -93,6 +94,12 @@ class MongoGroupRepository:
     async def get(self, chat_id: int) -> Group | None:
         doc = await self._c.find_one({"_id": chat_id})
         return group_from(doc) if doc else None
+
+    async def many(self, chat_ids: Sequence[int]) -> dict[int, Group]:
+        if not chat_ids:
+            return {}
+        cursor = self._c.find({"_id": {"$in": list(dict.fromkeys(chat_ids))}})
+        return {int(d["_id"]): group_from(d) async for d in cursor}
 
     async def save(self, group: Group) -> None:
         doc = group_to_doc(group)

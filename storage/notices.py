@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("created_by", ASCENDING), ("created_at", DESCENDING)], name="by_creator"),
         IndexModel([("investigators", ASCENDING)], name="investigators"),
         IndexModel([("dirty", ASCENDING)], name="dirty", sparse=True),
+        # The console's notice list: an officer's notices, everyone's, newest first.
+        IndexModel(
+            [("investigators", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="investigators_time",
+        ),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="time"),
     ],
     "deliveries": [
         IndexModel(
@@ -51,6 +57,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("notice_id", ASCENDING), ("state", ASCENDING)], name="notice_state"),
         # tips: which notice does a reply in a group refer to?
         IndexModel([("chat_id", ASCENDING), ("message_ids", ASCENDING)], name="chat_messages"),
+        # The console's delivery monitor: pages of the plan in order, and the groups that
+        # moved to a supergroup.
+        IndexModel([("notice_id", ASCENDING), ("seq", ASCENDING)], name="notice_seq"),
+        IndexModel(
+            [("notice_id", ASCENDING), ("migrated_from", ASCENDING)], name="notice_migrated"
+        ),
     ],
     "notice_recurrences": [
         IndexModel([("active", ASCENDING), ("next_at", ASCENDING)], name="active_next"),
@@ -58,6 +70,14 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 OPEN = [NoticeStatus.SCHEDULED.value, NoticeStatus.SENDING.value, NoticeStatus.ACTIVE.value]
+# Range queries name both ends: SecantusDB reads a one-sided range from the index's start or
+# end (missing fields included), so "any number" is written as this closed range.
+LOWEST = -(2**62)
+HIGHEST = 2**62
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+# Delivery states that are not "sent": counted by an indexed query; "sent" is the rest.
+UNSENT = [DeliveryState.PENDING.value, DeliveryState.SENDING.value, DeliveryState.FAILED.value]
 
 
 # -- mapping --------------------------------------------------------------------------------
@@ -129,6 +149,7 @@ def notice_to_doc(n: Notice) -> Document:
         "progress": {"chat_id": n.progress_chat_id, "message_id": n.progress_message_id},
         "recurrence_id": n.recurrence_id,
         "planned": n.planned,
+        "groups": n.groups,
         "scopes": [{"sector": s.sector, "area": s.area} for s in n.scopes],
     }
 
@@ -163,6 +184,7 @@ def notice_from(doc: Document) -> Notice:
         planned=bool(doc.get("planned", False)),
         scopes=tuple(Scope(s.get("sector"), s.get("area")) for s in doc.get("scopes", [])),
         synced_revision=int(doc.get("synced_revision", 0)),
+        groups=doc.get("groups"),
     )
 
 
@@ -181,6 +203,9 @@ def delivery_from(doc: Document) -> Delivery:
         pinned_id=doc.get("pinned_id"),
         sent_at=doc.get("sent_at"),
         lease=doc.get("lease"),
+        migrated_from=doc.get("migrated_from"),
+        seq=doc.get("seq"),
+        finished_at=doc.get("finished_at"),
     )
 
 
@@ -302,13 +327,42 @@ class MongoNoticeRepository:
             {"$set": {"dirty": False, "synced_revision": revision}},
         )
 
-    async def mark_planned(self, notice_id: str) -> None:
-        await self._c.update_one({"_id": notice_id}, {"$set": {"planned": True}})
+    async def mark_planned(self, notice_id: str, groups: int | None = None) -> None:
+        changes: Document = {"planned": True}
+        if groups is not None:
+            changes["groups"] = groups
+        await self._c.update_one({"_id": notice_id}, {"$set": changes})
 
     async def list_for(self, user_id: int | None, limit: int = 20) -> list[Notice]:
         query: Document = {} if user_id is None else {"investigators": user_id}
         cursor = self._c.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         return [notice_from(d) async for d in cursor.limit(limit)]
+
+    async def page_for(self, user_id: int | None, skip: int, limit: int) -> list[Notice]:
+        """Notices created by or shared with ``user_id`` (None: everyone's), newest first:
+        ``limit`` of them after the first ``skip``."""
+        query: Document = {"created_at": {"$gte": EPOCH, "$lte": FAR_FUTURE}}
+        index = "time"
+        if user_id is not None:
+            query["investigators"] = user_id
+            index = "investigators_time"
+        cursor = (
+            self._c.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .hint(index)
+            .skip(max(0, skip))
+            .limit(limit)
+        )
+        return [notice_from(d) async for d in cursor]
+
+    async def sending_for(self, user_id: int | None, limit: int) -> list[Notice]:
+        """Notices being delivered now, of ``user_id`` (None: everyone's), oldest first."""
+        query: Document = {"status": NoticeStatus.SENDING.value}
+        if user_id is not None:
+            query["investigators"] = user_id
+        cursor = self._c.find(query).hint("status_send_at").limit(limit)
+        found = [notice_from(d) async for d in cursor]
+        return sorted(found, key=lambda n: (n.created_at, n.notice_id))
 
 
 def delivery_key(notice_id: str, chat_id: int) -> str:
@@ -319,6 +373,24 @@ def delivery_key(notice_id: str, chat_id: int) -> str:
 def new_lease() -> str:
     return uuid.uuid4().hex
 
+
+# What the console's monitor shows of a delivery.
+ROW_FIELDS: Document = {
+    f: 1
+    for f in (
+        "notice_id",
+        "chat_id",
+        "state",
+        "step",
+        "reason",
+        "attempts",
+        "title",
+        "sent_at",
+        "finished_at",
+        "migrated_from",
+        "seq",
+    )
+}
 
 # Fields of a delivery that do not follow it to a supergroup's new chat id.
 MOVE_DROPS = frozenset({"sending_step", "sync_worker", "reason", "finished_at"})
@@ -356,8 +428,9 @@ class MongoDeliveryRepository:
                     "attempts": 0,
                     "shown_revision": 0,
                     "created_at": notice.created_at,
+                    "seq": seq,
                 }
-                for t in targets[start : start + self.PLAN_CHUNK]
+                for seq, t in enumerate(targets[start : start + self.PLAN_CHUNK], start)
             ]
             try:
                 result = await self._c.insert_many(docs, ordered=False)
@@ -562,6 +635,121 @@ class MongoDeliveryRepository:
             sent=found.get("sent", 0),
             failed=found.get("failed", 0),
         )
+
+    async def total(self, notice_id: str) -> int:
+        """How many deliveries a notice has (once, when it has been planned)."""
+        return await self._c.count_documents({"notice_id": notice_id}, hint="notice_chat")
+
+    # -- the console's delivery monitor (every query on an index: tests check the plans) --
+    async def _state_counts(
+        self, notice_ids: Sequence[str], states: Sequence[str] | None
+    ) -> dict[str, dict[str, int]]:
+        if not notice_ids:
+            return {}
+        match: Document = {"notice_id": {"$in": list(notice_ids)}}
+        if states is not None:
+            match["state"] = {"$in": list(states)}
+        found: dict[str, dict[str, int]] = {nid: {} for nid in notice_ids}
+        pipeline: list[Document] = [
+            {"$match": match},
+            {"$group": {"_id": {"n": "$notice_id", "s": "$state"}, "c": {"$sum": 1}}},
+        ]
+        hint = "notice_state" if states is not None else "notice_chat"
+        async for row in await self._c.aggregate(pipeline, hint=hint):
+            found[row["_id"]["n"]][row["_id"]["s"]] = int(row["c"])
+        return found
+
+    async def unsent_counts(self, notice_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per notice, how many deliveries are pending, sending and failed (an indexed
+        aggregation over those states only; "sent" is the rest of the planned total)."""
+        return await self._state_counts(notice_ids, UNSENT)
+
+    async def state_counts(self, notice_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per notice, deliveries by state, all of them (for notices without a planned
+        total, planned by an older release)."""
+        return await self._state_counts(notice_ids, None)
+
+    async def migrated_count(self, notice_id: str) -> int:
+        """Deliveries that moved to a supergroup's new chat id."""
+        return await self._c.count_documents(
+            {"notice_id": notice_id, "migrated_from": {"$gte": LOWEST, "$lte": HIGHEST}},
+            hint="notice_migrated",
+        )
+
+    async def retryable_count(self, notice_id: str, keep: Sequence[str]) -> int:
+        """Failed deliveries whose reason is not in ``keep``."""
+        return await self._c.count_documents(
+            {
+                "notice_id": notice_id,
+                "state": DeliveryState.FAILED.value,
+                "reason": {"$nin": list(keep)},
+            },
+            hint="notice_state",
+        )
+
+    async def retry_failed(self, notice_id: str, keep: Sequence[str], now: datetime) -> int:
+        """Failed deliveries (but those failed for a reason in ``keep``) back to pending,
+        from the step they had reached; returns how many."""
+        result = await self._c.update_many(
+            {
+                "notice_id": notice_id,
+                "state": DeliveryState.FAILED.value,
+                "reason": {"$nin": list(keep)},
+            },
+            {
+                "$set": {"state": DeliveryState.PENDING.value, "retried_at": now},
+                "$unset": {"reason": "", "finished_at": "", "worker": "", "sending_step": ""},
+            },
+        )
+        return result.modified_count
+
+    async def rows(
+        self,
+        notice_id: str,
+        view: str,
+        *,
+        by_seq: bool,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        """One page of a notice's deliveries, in plan order (``seq``; by chat id for
+        notices planned by an older release), ``limit + 1`` at most (the extra one says
+        there is more). ``view``: ``all``, a state, or ``migrated``. ``after``/``before``:
+        the position of the last row of the previous page / first of the next one.
+
+        ``all`` by ``seq`` is a closed window of positions: a page costs the same at the
+        10,000th group as at the first."""
+        key = "seq" if by_seq else "chat_id"
+        query: Document = {"notice_id": notice_id}
+        if view == "migrated":
+            query["migrated_from"] = {"$gte": LOWEST, "$lte": HIGHEST}
+            index = "notice_migrated"
+        elif view == "all":
+            index = "notice_seq" if by_seq else "notice_chat"
+        else:
+            query["state"] = DeliveryState(view).value
+            index = "notice_state"
+        backwards = before is not None
+        if view == "all" and by_seq:
+            if before is not None:
+                window = {"$gte": max(0, before - limit - 1), "$lt": before}
+            else:
+                start = 0 if after is None else after + 1
+                window = {"$gte": start, "$lt": start + limit + 1}
+        elif before is not None:
+            window = {"$gte": LOWEST, "$lt": before}
+        else:
+            window = {"$gt": LOWEST - 1 if after is None else after, "$lte": HIGHEST}
+        query[key] = window
+        cursor = (
+            self._c.find(query, ROW_FIELDS)
+            .sort(key, DESCENDING if backwards else ASCENDING)
+            .hint(index)
+            .limit(limit + 1)
+        )
+        found = [delivery_from(d) async for d in cursor]
+        return found[::-1] if backwards else found
 
     async def failures(self, notice_id: str) -> list[Delivery]:
         cursor = self._c.find({"notice_id": notice_id, "state": DeliveryState.FAILED.value})

@@ -27,7 +27,7 @@ Read-only adapters over other features' collections (documented in docs/integrat
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -65,6 +65,8 @@ CARD_TTL_S = 365 * 24 * 3600
 THREAD_IDS_KEPT = 500
 # Telegram redelivers an unconfirmed update for up to a day; a draft lives a day.
 INTAKE_TTL_S = 2 * 24 * 3600
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 INDEXES: dict[str, list[IndexModel]] = {
     "tips": [
@@ -77,6 +79,18 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="scope_time",
         ),
         IndexModel([("locations.live_key", ASCENDING)], name="live_key", sparse=True),
+        # The console's start page: tips not acknowledged yet, and tips received today,
+        # in an officer's sectors/areas or everywhere.
+        IndexModel(
+            [
+                ("status", ASCENDING),
+                ("sector", ASCENDING),
+                ("area", ASCENDING),
+                ("created_at", DESCENDING),
+            ],
+            name="status_scope_time",
+        ),
+        IndexModel([("created_at", DESCENDING)], name="created_time"),
     ],
     "tip_identities": [
         IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
@@ -326,6 +340,37 @@ def visibility_query(v: Visibility) -> Document | None:
     return {"$or": clauses}
 
 
+def _covers(wide: Document, narrow: Document) -> bool:
+    return all(narrow.get(k) == v for k, v in wide.items())
+
+
+def _overlap(a: Document, b: Document) -> bool:
+    return all(a[k] == b[k] for k in a.keys() & b.keys())
+
+
+def disjoint_scopes(clauses: list[Document]) -> list[Document]:
+    """Visibility clauses (``{"sector": s}``, ``{"area": a}``, both) rewritten as filters
+    no tip matches twice, so counting each on its own index and adding up is exact (a
+    query with ``$or`` is not served by an index on every server, SecantusDB's included).
+    A clause inside another is dropped; from a sector-only clause the areas of earlier
+    overlapping clauses are taken out, from an area-only clause their sectors."""
+    unique: list[Document] = []
+    for clause in clauses:
+        if clause not in unique:
+            unique.append(clause)
+    kept = [c for c in unique if not any(o != c and _covers(o, c) for o in unique)]
+    out: list[Document] = []
+    for i, clause in enumerate(kept):
+        earlier = [o for o in kept[:i] if _overlap(o, clause)]
+        query = dict(clause)
+        if earlier and "area" not in clause:
+            query["area"] = {"$nin": [o["area"] for o in earlier]}
+        elif earlier and "sector" not in clause:
+            query["sector"] = {"$nin": [o["sector"] for o in earlier]}
+        out.append(query)
+    return out
+
+
 # ---- repositories --------------------------------------------------------------------
 
 
@@ -512,6 +557,34 @@ class MongoTipRepository:
             .limit(limit)
         )
         return [tip_from(d) async for d in cursor], total
+
+    async def count(
+        self,
+        visibility: Visibility,
+        *,
+        status: TipStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        scope = visibility_query(visibility)
+        if scope is None:
+            return 0
+        base: Document = {}
+        if status is not None:
+            base["status"] = status.value
+        if since is not None or until is not None:
+            # Both ends named: SecantusDB reads a one-sided range to the index's end.
+            base["created_at"] = {"$gte": since or EPOCH, "$lt": until or FAR_FUTURE}
+        total = 0
+        for clause in disjoint_scopes(scope.get("$or", [scope])):
+            if status is not None:
+                index = "status_scope_time"
+            elif isinstance(clause.get("sector"), str):
+                index = "scope_time"
+            else:
+                index = "created_time"
+            total += await self._tips.count_documents(base | clause, hint=index)
+        return total
 
     async def near(
         self,

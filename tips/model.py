@@ -287,6 +287,14 @@ class NearHit:
 
 
 @dataclass(frozen=True, slots=True)
+class TipCounts:
+    """The start page's tip counts for one officer (tips they may see)."""
+
+    received: int  # received since the time asked for (the console: today)
+    unacknowledged: int  # still new: nobody acknowledged them yet
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     tips: tuple[Tip, ...]
     total: int

@@ -131,6 +131,17 @@ class TipRepository(Protocol):
         self, notice_id: str, visibility: Visibility, skip: int, limit: int
     ) -> tuple[list[Tip], int]: ...
 
+    async def count(
+        self,
+        visibility: Visibility,
+        *,
+        status: TipStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Tips an officer may see, in a status and/or received in [since, until)."""
+        ...
+
     async def near(
         self,
         center: GeoPoint,

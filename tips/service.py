@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 
 from groups.model import GeoPoint
@@ -34,6 +35,7 @@ from tips.model import (
     ThreadMessage,
     Tip,
     TipCategory,
+    TipCounts,
     TipDraft,
     TipLocation,
     TipStatus,
@@ -661,6 +663,16 @@ class TipService:
             )
         )
         return tip
+
+    async def counts(self, actor: Principal, since: datetime) -> TipCounts:
+        """Tips the officer may see (``/tips`` visibility, without notice-specific access):
+        received since ``since``, and not acknowledged yet. Two indexed counts."""
+        vis = visibility_for(actor)
+        if not vis.everything and not vis.scopes:
+            return TipCounts(0, 0)
+        received = await self.repo.count(vis, since=since, until=self._clock.now())
+        unacknowledged = await self.repo.count(vis, status=TipStatus.NEW)
+        return TipCounts(received, unacknowledged)
 
     async def summary(self, tip_id: str) -> TipSummary | None:
         tip = await self.repo.get(tip_id)
