@@ -102,6 +102,9 @@ def make_console(app: App, pages: Sequence[str] = PAGES) -> ConsoleServer:
         audit=ctx.audit,
         domain=ctx.services,
     )
+    # A notice changed in the console is taken up at once by the delivery sweep (which
+    # kicks every notice with work), not only at its next 5 s run.
+    services.wake_deliveries = lambda: ctx.jobs.wake_in("notices.deliver", 0)
     return ConsoleServer(services, pages=pages)
 
 

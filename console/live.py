@@ -113,6 +113,10 @@ class Topic:
     ``visible(event, viewer)``: whether this officer may learn of this change (e.g. a tip
     outside their scope: False); may be async; None lets every event through.
     ``payload(event)``: the JSON sent to the browser; keep it to ids and kinds.
+    ``coalesce_s``: changes with the same ``key(event)`` (default: the document) reach a
+    browser at most once per this many seconds: the first at once, then the latest of
+    those that came meanwhile at the end of the period (a delivery to 1,000 groups makes
+    one event a second per notice, not thousands). 0: every change is sent.
     """
 
     name: str
@@ -120,6 +124,8 @@ class Topic:
     permission: Requirement = None
     visible: Visible | None = None
     payload: Describe = default_payload
+    coalesce_s: float = 0.0
+    key: Callable[[LiveEvent], str] | None = None
 
 
 class Cursor(Protocol):
@@ -413,3 +419,48 @@ async def is_visible(topic: Topic, event: LiveEvent, viewer: Viewer) -> bool:
 
 def encode(topic: Topic, event: LiveEvent) -> str:
     return json.dumps(dict(topic.payload(event)), ensure_ascii=False, default=str)
+
+
+class Coalescer:
+    """One subscriber's held-back events of coalescing topics (``Topic.coalesce_s``)."""
+
+    FORGET_S = 60.0  # keys quiet this long are forgotten (bounded memory)
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._sent: dict[tuple[str, str], float] = {}  # when each key last went out
+        self._held: dict[tuple[str, str], tuple[float, LiveEvent]] = {}  # due, latest
+
+    def offer(self, topic: Topic, event: LiveEvent) -> LiveEvent | None:
+        """The event to send now, or None: held back, ``due()`` hands it out later."""
+        if topic.coalesce_s <= 0:
+            return event
+        key = (topic.name, topic.key(event) if topic.key is not None else event.doc_id)
+        now = self._clock()
+        held = self._held.get(key)
+        if held is not None:
+            self._held[key] = (held[0], event)  # the latest one goes out when due
+            return None
+        last = self._sent.get(key)
+        if last is None or now - last >= topic.coalesce_s:
+            self._sent[key] = now
+            return event
+        self._held[key] = (last + topic.coalesce_s, event)
+        return None
+
+    def next_due(self) -> float | None:
+        """When the next held event is due (on the clock given), None when none is held."""
+        return min((due for due, _ in self._held.values()), default=None)
+
+    def due(self) -> list[LiveEvent]:
+        """Held events whose time has come, in the order they fell due."""
+        now = self._clock()
+        ready = sorted((due, key) for key, (due, _) in self._held.items() if due <= now)
+        out: list[LiveEvent] = []
+        for _, key in ready:
+            out.append(self._held.pop(key)[1])
+            self._sent[key] = now
+        for key, at in list(self._sent.items()):
+            if now - at > self.FORGET_S and key not in self._held:
+                del self._sent[key]
+        return out

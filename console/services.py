@@ -10,7 +10,9 @@ one event bus) or alone (``python -m console``, which builds them with the bot's
 
 from __future__ import annotations
 
+import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiogram import Bot
@@ -48,10 +50,22 @@ class ConsoleServices:
     bot: Bot
     # This process's name for its change-stream position (host:port by default).
     instance: str = ""
+    # Run the bot's delivery sweep now (after a notice was updated, closed or retried):
+    # given in the bot's process (``bot.runner.make_console``); alone, the console leaves
+    # it to the scheduler lease holder's sweep, every 5 s.
+    wake_deliveries: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.instance:
             self.instance = f"{socket.gethostname()}:{self.config.port}"
+
+    def wake(self) -> None:
+        """Ask for the delivery sweep now (see ``wake_deliveries``); never fails a request."""
+        if self.wake_deliveries is not None:
+            try:
+                self.wake_deliveries()
+            except Exception:
+                logging.getLogger("six_circles.console").exception("waking the delivery sweep")
 
 
 def make_signin(

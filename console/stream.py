@@ -3,7 +3,8 @@
 The base layout connects to it (htmx SSE extension) when the page's route declares
 ``live=(...)`` topics. The subscriber's officer is read again from the database before
 events are delivered (at most every ``EVENT_RECHECK_S``) and every ``RECHECK_S`` while
-idle: a signed-out or revoked officer gets ``signed_out`` and the stream ends.
+idle: a signed-out or revoked officer gets ``signed_out`` and the stream ends. Topics
+that coalesce (``Topic.coalesce_s``) send at most one event per key and period.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from console.auth import load_viewer
 from console.cookies import SESSION_COOKIE
 from console.errors import Forbidden
 from console.keys import HUB, SERVICES
-from console.live import CLOSED, RELOAD, LiveEvent, TooFarBehind, encode, is_visible
+from console.live import (
+    CLOSED,
+    RELOAD,
+    Coalescer,
+    LiveEvent,
+    TooFarBehind,
+    Topic,
+    encode,
+    is_visible,
+)
 from console.render import signed_out_url
 from console.routing import PageRouter
 from console.viewer import Viewer
@@ -57,6 +67,14 @@ async def _signed_out(request: web.Request, resp: EventSourceResponse, why: str)
     await resp.send(json.dumps({"url": signed_out_url(request, why)}), event="signed_out")
 
 
+async def _send(
+    resp: EventSourceResponse, coalescer: Coalescer, topic: Topic, event: LiveEvent
+) -> None:
+    """Send a visible event now, or leave it to the coalescer (``Topic.coalesce_s``)."""
+    if coalescer.offer(topic, event) is not None:
+        await resp.send(encode(topic, event), id=event.id, event=event.topic)
+
+
 @router.get("/live", name="live")
 async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     hub = request.app[HUB]
@@ -77,6 +95,8 @@ async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             raise Forbidden()
         topics[name] = topic
     officer = _Officer(request, viewer)
+    loop = asyncio.get_running_loop()
+    coalescer = Coalescer(loop.time)
     with hub.subscribe(names) as sub:
         async with sse_response(
             request,
@@ -96,23 +116,30 @@ async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                 for event in missed:
                     replayed.add((event.topic, event.id))
                     if await is_visible(topics[event.topic], event, viewer):
-                        await resp.send(
-                            encode(topics[event.topic], event), id=event.id, event=event.topic
-                        )
+                        await _send(resp, coalescer, topics[event.topic], event)
             closed = asyncio.ensure_future(resp.wait())
             try:
                 while True:
                     getter = asyncio.ensure_future(sub.get())
+                    wait_s = RECHECK_S
+                    due = coalescer.next_due()
+                    if due is not None:
+                        wait_s = min(wait_s, max(0.0, due - loop.time()))
                     done, _ = await asyncio.wait(
-                        {getter, closed}, timeout=RECHECK_S, return_when=asyncio.FIRST_COMPLETED
+                        {getter, closed}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
                     )
                     if getter not in done:
                         getter.cancel()
                         if closed in done:
                             break
-                        if await officer.current(0) is None:
+                        held = coalescer.due()
+                        current = await officer.current(EVENT_RECHECK_S if held else RECHECK_S)
+                        if current is None:
                             await _signed_out(request, resp, officer.why)
                             break
+                        for event in held:
+                            topic = topics[event.topic]
+                            await resp.send(encode(topic, event), id=event.id, event=event.topic)
                         continue
                     item = getter.result()
                     if item is CLOSED:
@@ -130,7 +157,7 @@ async def live(request: web.Request, viewer: Viewer) -> web.StreamResponse:
                         break
                     topic = topics[item.topic]
                     if await is_visible(topic, item, current):
-                        await resp.send(encode(topic, item), id=item.id, event=item.topic)
+                        await _send(resp, coalescer, topic, item)
             except (ConnectionResetError, TimeoutError):
                 pass
             finally:

@@ -670,7 +670,7 @@ class TipService:
         vis = visibility_for(actor)
         if not vis.everything and not vis.scopes:
             return TipCounts(0, 0)
-        received = await self.repo.count(vis, since=since, until=self._clock.now())
+        received = await self.repo.count(vis, since=since)
         unacknowledged = await self.repo.count(vis, status=TipStatus.NEW)
         return TipCounts(received, unacknowledged)
 

@@ -94,3 +94,56 @@
     }
   });
 })();
+
+/* Parts of a page that refresh themselves on live events (notices pages, start page).
+   An element with data-live-watch="<topic> ..." gets the event "live-change" (use it in
+   hx-trigger) when one of those topics says something changed; with data-live-id, only
+   when the event's "key" is that id (e.g. the notice the element shows). */
+(function () {
+  "use strict";
+
+  function topicsOf(source) {
+    try {
+      var found = new URL(source.url, window.location.href).searchParams.get("topic");
+      return found ? found.split(",") : [];
+    } catch (err) {
+      return [];
+    }
+  }
+
+  function notify(topic, data) {
+    var els = document.querySelectorAll("[data-live-watch]");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      if ((el.getAttribute("data-live-watch") || "").split(" ").indexOf(topic) < 0) {
+        continue;
+      }
+      var id = el.getAttribute("data-live-id");
+      if (id && id !== data.key) {
+        continue;
+      }
+      if (window.htmx) {
+        window.htmx.trigger(el, "live-change", data);
+      }
+    }
+  }
+
+  document.addEventListener("htmx:sseOpen", function (e) {
+    var source = e.detail.source;
+    if (!source || source.sixCirclesWatch) {
+      return;
+    }
+    source.sixCirclesWatch = true;
+    topicsOf(source).forEach(function (topic) {
+      source.addEventListener(topic, function (m) {
+        var data = {};
+        try {
+          data = JSON.parse(m.data) || {};
+        } catch (err) {
+          data = {};
+        }
+        notify(topic, data);
+      });
+    });
+  });
+})();

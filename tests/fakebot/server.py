@@ -113,6 +113,8 @@ class FakeTelegram(ApiMethods, Injector):
         self._inflight: set[int] = set()
         self._port = 0
         self._bots: list[Bot] = []
+        self._holds: list[tuple[str, dict[str, Any], asyncio.Event]] = []
+        self.held_calls = 0  # calls waiting at a ``hold`` now
 
     # ================================================================== lifecycle
     async def start(self) -> FakeTelegram:
@@ -264,6 +266,7 @@ class FakeTelegram(ApiMethods, Injector):
         try:
             if canonical is None:
                 raise TgError.not_found("Not Found: method not found")
+            await self._wait_holds(canonical, call.params)
             rule = self._take_rule(canonical, call.params)
             if rule is not None:
                 raise rule.error.copy()
@@ -300,6 +303,25 @@ class FakeTelegram(ApiMethods, Injector):
         """Answer the next ``times`` calls of ``method`` ("*" = any but getUpdates) whose params
         equal ``match`` with ``error``.  Rules are consumed in the order they were added."""
         self._fail_rules.append(FailRule(method.lower(), error, times, match))
+
+    def hold(self, method: str, **match: Any) -> asyncio.Event:
+        """Keep calls of ``method`` whose params equal ``match`` waiting (unanswered) until
+        the returned event is set: work caught in the middle, e.g. a group still being
+        sent to. Calls that arrive after it is set go through at once."""
+        gate = asyncio.Event()
+        self._holds.append((method.lower(), match, gate))
+        return gate
+
+    async def _wait_holds(self, method: str, params: dict[str, Any]) -> None:
+        low = method.lower()
+        for held, match, gate in list(self._holds):
+            if held == low and _matches(params, match) and not gate.is_set():
+                self.held_calls += 1
+                self._notify()
+                try:
+                    await gate.wait()
+                finally:
+                    self.held_calls -= 1
 
     def _take_rule(self, method: str, params: dict[str, Any]) -> FailRule | None:
         low = method.lower()

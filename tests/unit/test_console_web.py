@@ -17,7 +17,7 @@ from bot.i18n import catalogues
 from console.config import ConsoleConfig, tile_origin
 from console.cookies import clear_session_cookie, set_session_cookie
 from console.links import signin_url
-from console.live import CLOSED, RELOAD, LiveEvent, LiveHub, Subscription, Topic
+from console.live import CLOSED, RELOAD, Coalescer, LiveEvent, LiveHub, Subscription, Topic
 from console.render import SIGNED_OUT_REASONS, TEMPLATES
 from console.routing import NAV_SLOTS, PageRouter
 from console.security import content_security_policy, redact_path
@@ -205,3 +205,32 @@ def test_link_lifetime_is_60_seconds() -> None:
     from groups.signin import LINK_TTL
 
     assert timedelta(seconds=60) == LINK_TTL
+
+
+def test_the_coalescer_sends_the_first_at_once_then_the_latest_once_a_period() -> None:
+    now = [100.0]
+    coalescer = Coalescer(lambda: now[0])
+    topic = Topic("notices", ("deliveries",), coalesce_s=1.0, key=lambda e: e.doc_id[:1])
+    plain = Topic("plain", ("deliveries",))
+
+    def event(doc: str, token: str) -> LiveEvent:
+        return LiveEvent(
+            "notices", Change(token, "deliveries", "update", doc, {}, datetime.now(UTC))
+        )
+
+    first = event("a1", "01")
+    assert coalescer.offer(topic, first) is first  # at once
+    assert coalescer.offer(topic, event("a2", "02")) is None
+    latest = event("a3", "03")
+    assert coalescer.offer(topic, latest) is None
+    other = event("b1", "04")
+    assert coalescer.offer(topic, other) is other  # another key is not held back
+    assert coalescer.offer(plain, event("a4", "05")) is not None  # nor a topic that does not
+    assert coalescer.next_due() == 101.0 and coalescer.due() == []
+    now[0] = 101.0
+    assert coalescer.due() == [latest] and coalescer.next_due() is None
+    assert coalescer.offer(topic, event("a5", "06")) is None  # within the period again
+    now[0] = 102.5
+    assert [e.id for e in coalescer.due()] == ["06"]
+    now[0] = 104.0
+    assert coalescer.offer(topic, event("a6", "07")) is not None  # quiet long enough
