@@ -52,6 +52,8 @@ LIVE_PERIOD_S = 1.0  # a notice's page hears of its changes at most this often
 DONE = ("updated", "solved", "withdrawn", "retried")  # what ?done= may say after a change
 EDIT_FIELDS = ("title", "body")
 CLOSE_STATUSES = (NoticeStatus.SOLVED.value, NoticeStatus.WITHDRAWN.value)
+LARGEST = 2**53  # positions and chat ids in addresses (the database stores 64-bit integers)
+MAX_PAGE = 100_000
 # Reasons Telegram gives in its own words: "<kind>: <Telegram's text>".
 REASON_KINDS = ("bad_request", "network", "error")
 
@@ -281,15 +283,19 @@ def row_view(d: Delivery, group: Group | None, labels: Labels) -> dict[str, Any]
     }
 
 
-def int_param(request: web.Request, name: str, *, low: int | None = None) -> int | None:
+def int_param(
+    request: web.Request, name: str, *, low: int = -LARGEST, high: int = LARGEST
+) -> int | None:
+    """An integer from the address, None when absent or out of [low, high] (never an
+    error: a mistyped address shows the first page)."""
     raw = request.query.get(name, "")
+    if len(raw) > 20:
+        return None
     try:
         value = int(raw)
     except ValueError:
         return None
-    if low is not None and value < low:
-        return None
-    return value
+    return value if low <= value <= high else None
 
 
 def view_param(request: web.Request) -> str:
@@ -309,7 +315,7 @@ def monitor_query(request: web.Request) -> dict[str, str]:
             query[name] = str(value)
             break
     else:
-        page = int_param(request, "page", low=0)
+        page = int_param(request, "page", low=0, high=MAX_PAGE)
         if page:
             query["page"] = str(page)
     return query
@@ -325,7 +331,7 @@ def setup(ctx: ConsoleContext) -> PageRouter:
     async def list_context(request: web.Request, viewer: Viewer) -> dict[str, Any]:
         monitor = request.app[SERVICES].domain.notice_monitor
         everyone = request.query.get("all") == "1" and viewer.principal.is_superadmin
-        page = int_param(request, "page", low=0) or 0
+        page = int_param(request, "page", low=0, high=MAX_PAGE) or 0
         listing: NoticeList = await monitor.notices(viewer.principal, everyone=everyone, page=page)
         labels = await Labels.of(request, viewer)
         base = {"all": "1"} if listing.everyone else {}
@@ -417,7 +423,7 @@ def setup(ctx: ConsoleContext) -> PageRouter:
         if not viewer.can(Permission.VIEW_TIPS):
             return None
         tips = request.app[SERVICES].domain.tip_service
-        page = int_param(request, "tips_page", low=0) or 0
+        page = int_param(request, "tips_page", low=0, high=MAX_PAGE) or 0
         _, found = await tips.list_for_notice(viewer.principal, notice.ref, page)
         t = viewer.t
         rows = []

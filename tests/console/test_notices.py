@@ -361,6 +361,13 @@ async def test_others_are_refused_and_requests_without_the_token_change_nothing(
     # The author, without the CSRF token: refused, nothing changes.
     http = await world.http_session(inv)
     try:
+        # A mistyped address shows the monitor from its start; an unknown notice is 404.
+        for query in ("?after=" + "9" * 30, "?before=-99999999999999999999", "?view=x&page=-3"):
+            resp = await http.get(world.url(f"/notices/{ref}{query}"))
+            assert resp.status == 200, query
+        for path in ("/notices/N-2611-99", f"/notices/{ref}/photos/7", "/notices/rows?page=x"):
+            resp = await http.get(world.url(path))
+            assert resp.status == (200 if "rows" in path else 404), path
         for path, form in attempts:
             resp = await http.post(world.url(path), data=form)
             assert resp.status == 403, path
