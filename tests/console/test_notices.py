@@ -73,6 +73,12 @@ async def tip_about(person: Person, ref: str, text: str) -> str:
     return found.group(0)
 
 
+def pause_delivery_sweep(world: ConsoleWorld) -> None:
+    """Stop the bot's periodic delivery sweep (every 5 s): what a change in the console
+    makes happen then happens because the console woke the sweep."""
+    world.app.ctx.scheduler.pause_job("sweep:notices.deliver")
+
+
 async def in_chinese(person: Person) -> None:
     await person.says("/lang zh")
     await person.expect("语言已切换为简体中文")
@@ -173,6 +179,8 @@ async def test_monitor_shows_every_groups_state_and_retry_delivers_a_failed_grou
     await page.locator("[data-view=failed]").click()
     await expect(rows).to_have_count(2)
     # Retry: the group that refused gets it now; the one that removed the bot fails again.
+    # (The periodic delivery sweep is paused: the console wakes it.)
+    pause_delivery_sweep(world)
     await page.get_by_test_id("retry").click()
     await expect(page.get_by_test_id("done")).to_have_text(f"正在重新发送通报 {ref} 到 2 个群组。")
     await inv.expect("发送完成：成功 3，失败 1（共 4 个群组）")
@@ -281,6 +289,7 @@ async def test_update_and_close_from_the_browser_change_every_groups_copy(
     await in_chinese(inv)
     await sign_in(world, page, inv)
     await page.goto(world.url(f"/notices/{ref}"))
+    pause_delivery_sweep(world)  # the console wakes it after each change
     # Change the text: the new wording, then how many copies change, then confirm.
     await page.get_by_test_id("edit-body").click()
     await page.get_by_label("新的内容").fill("x" * 1100)

@@ -234,3 +234,20 @@ def test_the_coalescer_sends_the_first_at_once_then_the_latest_once_a_period() -
     assert [e.id for e in coalescer.due()] == ["06"]
     now[0] = 104.0
     assert coalescer.offer(topic, event("a6", "07")) is not None  # quiet long enough
+
+
+def test_delivery_reasons_read_in_the_officers_language() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.i18n import Translator
+    from console.pages.notices import Labels
+
+    en = Labels(Translator("en"), "en", ZoneInfo("Asia/Shanghai"))
+    zh = Labels(Translator("zh-CN"), "zh-CN", ZoneInfo("Asia/Shanghai"))
+    assert zh.reason("no_rights") == "机器人没有发送权限"
+    assert en.reason("bad_request: message is too long") == "Telegram refused: message is too long"
+    assert zh.reason("network: Bad Gateway") == "网络或 Telegram 服务器错误：Bad Gateway"
+    assert en.reason("flood") == "Telegram's rate limit"
+    assert en.reason("migrated too often") == "migrated too often"  # no text: as recorded
+    assert en.reason(None) == ""
+    assert zh.area(None) == "全行业" and zh.sector("nope") == "nope"
