@@ -91,6 +91,9 @@ async def compose(
     elif photos > 1:
         await world.tg.send_album(inv.user, photos=photos)
         msg = await inv.expect("Album received")
+        # The album is acknowledged at its first photo; the others may still be on their
+        # way in (updates are handled concurrently): let every photo land before Done.
+        await world.idle()
     await inv.presses(msg, nt("ph_ok"))
     msg = await inv.expect("case number")
     await inv.presses(msg, nt("skip"))
